@@ -1,0 +1,39 @@
+# Two commands for a newcomer:
+#   make demo    set up .venv, render the sample issue (and dry-run its delivery)
+#   make check   set up .venv, then format check, lint, types, import contracts and every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SAMPLE := issues/2026-01.yaml
+
+.PHONY: demo check setup test lint screenshots clean
+
+$(BIN)/newsletter: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/newsletter
+
+demo: setup
+	$(BIN)/newsletter validate $(SAMPLE)
+	$(BIN)/newsletter render $(SAMPLE) -o build
+	@echo "Open build/2026-01.html in a browser to see the sample issue."
+
+lint: setup
+	$(BIN)/ruff format --check newsletter tests benchmarks
+	$(BIN)/ruff check newsletter tests benchmarks
+	$(BIN)/mypy newsletter
+	$(BIN)/lint-imports
+
+test: setup
+	$(BIN)/pytest
+
+check: lint test
+
+screenshots: demo
+	$(BIN)/python scripts/screenshots.py build/2026-01.html docs
+
+clean:
+	rm -rf build outbox site .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,79 @@
+"""Every error the product raises on purpose.
+
+    NewsletterError            anything the user can fix; the CLI prints it as one line and exits 2
+    ├── IssueError             an issue file is unreadable or invalid (carries one Problem per mistake)
+    ├── LayoutError            a layout folder is missing, invalid or its templates fail
+    ├── RenderError            MJML or the inliner refused the rendered document
+    ├── MergeError             a recipient lacks a merge field that the issue uses without a default
+    ├── ConfigError            a NEWSLETTER_… setting is missing or wrong
+    ├── AudienceError          the recipients file cannot be read
+    ├── SendError              the mail server refused us as a whole (connect, TLS, login)
+    └── LedgerError            the delivery ledger cannot be used (locked, corrupt)
+
+Errors that are not NewsletterError are bugs and keep their traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NewsletterError(Exception):
+    """A mistake the user can fix; `str(error)` says what and how."""
+
+    def lines(self) -> list[str]:
+        """One line per problem, for the terminal."""
+        return [str(self)]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake at one place: `file:line: field: message`."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class IssueError(NewsletterError):
+    """An issue file cannot be used; `problems` lists every mistake found at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+
+class LayoutError(NewsletterError):
+    """A layout folder is missing, invalid, or one of its templates fails."""
+
+
+class RenderError(NewsletterError):
+    """The rendered MJML or HTML was refused by the converter or the inliner."""
+
+
+class MergeError(NewsletterError):
+    """A recipient lacks a merge field that the issue uses without a default."""
+
+
+class ConfigError(NewsletterError):
+    """A NEWSLETTER_… setting is missing or has a wrong value."""
+
+
+class AudienceError(NewsletterError):
+    """The recipients file cannot be read."""
+
+
+class SendError(NewsletterError):
+    """The mail server cannot be used at all (connection, TLS, login)."""
+
+
+class LedgerError(NewsletterError):
+    """The delivery ledger cannot be used."""

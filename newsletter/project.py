@@ -1,0 +1,86 @@
+"""A newsletter project on disk: its issues folder and layouts folder, and what to do with an issue
+file there (load, check, render, start the next one)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsletter import issues, layouts
+from newsletter.errors import IssueError, Problem
+from newsletter.issues import LoadedIssue
+from newsletter.layouts import Layout
+from newsletter.model import Rendered
+from newsletter.render import render
+
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class Project:
+    issues_dir: Path = Path("issues")
+    layouts_dir: Path = Path("layouts")
+    asset_base_url: str | None = None
+    archive_url: str | None = None
+
+    def layouts_for(self, issue_path: Path) -> Path:
+        """The layouts folder: the configured one, else the one beside the issue's folder."""
+        if self.layouts_dir.is_dir():
+            return self.layouts_dir
+        beside = issue_path.resolve().parent.parent / "layouts"
+        return beside if beside.is_dir() else self.layouts_dir
+
+    def view_url(self, slug: str) -> str | None:
+        return f"{self.archive_url.rstrip('/')}/{slug}.html" if self.archive_url else None
+
+    def layout(self, loaded: LoadedIssue) -> Layout:
+        root = self.layouts_for(loaded.path)
+        name = loaded.issue.layout
+        if name not in layouts.available(root):
+            known = ", ".join(layouts.available(root)) or f"none in {root}"
+            raise IssueError(
+                [loaded.problem(("layout",), f"unknown layout {name!r}; choose one of: {known}")]
+            )
+        return layouts.load(root, name)
+
+    def render(self, path: Path) -> tuple[LoadedIssue, Rendered]:
+        """Load, validate and render an issue file; every kind of mistake raises a NewsletterError."""
+        loaded = issues.load(path)
+        layout = self.layout(loaded)
+        rendered = render(
+            loaded.issue,
+            layout,
+            slug=loaded.slug,
+            assets=issues.read_assets(loaded),
+            asset_base_url=self.asset_base_url,
+            view_url=self.view_url(loaded.slug),
+        )
+        return loaded, rendered
+
+    def issue_files(self) -> list[Path]:
+        if not self.issues_dir.is_dir():
+            return []
+        return sorted(p for p in self.issues_dir.glob("*.yaml") if SLUG.fullmatch(p.stem))
+
+    def new_issue(self, slug: str, template: Path | None = None) -> Path:
+        """Start issue `slug` as a draft copy of `template` (default: the latest issue)."""
+        if not SLUG.fullmatch(slug):
+            raise IssueError(
+                [Problem(slug, None, "", "a slug is letters, digits, '.', '-' or '_', e.g. 2026-02")]
+            )
+        target = self.issues_dir / f"{slug}.yaml"
+        if target.exists():
+            raise IssueError([Problem(str(target), None, "", "already exists; pick another slug")])
+        source = template or next(reversed(self.issue_files()), None)
+        if source is None:
+            raise IssueError(
+                [Problem(str(self.issues_dir), None, "", "no issue to start from; pass --from FILE")]
+            )
+        text = issues.read_text(source)
+        # A copy starts as a draft with no send time: it must never go out by accident.
+        text = re.sub(r"(?m)^status:.*$", "status: draft", text)
+        text = re.sub(r"(?m)^send_at:.*\n", "", text)
+        self.issues_dir.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        return target
