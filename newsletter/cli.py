@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from newsletter import message
+from newsletter.campaign import dry_run as dry_run_send
+from newsletter.campaign import prepare, send_test
+from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
+from newsletter.delivery import Event, Limiter, RunReport
 from newsletter.errors import NewsletterError
+from newsletter.ledger import Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue
 from newsletter.project import Project
+from newsletter.recipients import Audience
+from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
 
 app = typer.Typer(
@@ -162,6 +174,280 @@ def issue_schema() -> str:
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "Newsletter issue"
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+def _print_skipped(audience: Audience) -> None:
+    for skipped in audience.skipped:
+        typer.secho(
+            f"skipped {audience.source}:{skipped.line}: {skipped.email or '(empty)'}: {skipped.reason}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+
+
+def _summary(report: RunReport, title: str) -> None:
+    c = report.counts
+    table = Table(title=title, show_header=True, header_style="bold")
+    for column in ("audience", "sent", "pending", "unknown", "failed", "skipped"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(str(v) for v in (c.audience, c.sent, c.pending + c.sending, c.unknown, c.failed, c.skipped))
+    )
+    _console().print(table)
+    typer.echo(
+        f"this run: {report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
+        f"{report.retried} retries"
+        + (f", {report.recovered} recovered from an interrupted run" if report.recovered else "")
+    )
+    for email, reply in report.failures:
+        typer.secho(f"failed: {email}: {reply}", fg=typer.colors.RED)
+
+
+def _console() -> Console:
+    # Piped into a log file, rich would squeeze tables to 80 columns.
+    return Console() if sys.stdout.isatty() else Console(width=120)
+
+
+class _Progress:
+    """A progress bar on a terminal; one plain line per message otherwise (cron mail, log files)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.tty = sys.stdout.isatty()
+        self.progress: Progress | None = None
+        if self.tty and total:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.1f}/s"),
+                TimeRemainingColumn(),
+            )
+            self.task = self.progress.add_task(label, total=total, rate=0.0)
+        self.started = time.monotonic()
+
+    def __enter__(self) -> _Progress:
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress:
+            self.progress.stop()
+
+    def __call__(self, event: Event) -> None:
+        if self.progress is not None:
+            if event.kind != "retry":
+                rate = event.done / max(time.monotonic() - self.started, 1e-6)
+                self.progress.update(self.task, completed=event.done, rate=rate)
+            return
+        stamp = dt.datetime.now().astimezone().strftime("%H:%M:%S")
+        typer.echo(f"{stamp} {event.kind:7} {event.email} {event.reply}".rstrip())
+
+
+@app.command()
+def send(
+    file: File,
+    recipients: Annotated[
+        Path | None,
+        typer.Option("--recipients", "-r", help="Audience CSV (default: the issue's or the setting)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build every message into the outbox folder; send nothing.")
+    ] = False,
+    test: Annotated[
+        list[str] | None,
+        typer.Option("--test", help="Send only to this address, subject prefixed [TEST]; repeatable."),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before a real send (for cron).")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Send at most N messages this run.")
+    ] = None,
+) -> None:
+    """Send an issue: --dry-run to the outbox, --test to yourself, or for real to the whole audience.
+
+    A real send can be stopped at any moment (Ctrl-C, a crash, a reboot): run the same command again
+    and only those who did not get it yet are sent it.
+    """
+    settings = _settings()
+    project = _project(settings)
+    live = not dry_run and not test
+    with _user_errors():
+        test_addresses = list(test or [])
+        envelope = settings.envelope(for_real=not dry_run)
+        campaign = prepare(
+            project,
+            file,
+            envelope,
+            recipients_file=recipients,
+            default_recipients=settings.recipients,
+            now=dt.datetime.now(dt.UTC),
+        )
+    _print_skipped(campaign.audience)
+    people = len(campaign.audience.recipients)
+    with _user_errors():
+        if dry_run:
+            report, outbox = dry_run_send(campaign, settings.outbox, settings.options())
+            _summary(report, f"dry run of {campaign.slug}: nothing was sent")
+            typer.echo(
+                f"{outbox.count} messages, {outbox.bytes_written / 1024 / max(outbox.count, 1):.1f} KB each "
+                f"on average, written to {outbox.folder}/; {len(campaign.audience.skipped)} rows skipped"
+            )
+            typer.echo(f"to send for real: newsletter send {file}")
+            raise typer.Exit(EXIT_OK if report.exit_code == 0 else EXIT_FAILED)
+        sender = settings.smtp_sender()
+        if test is not None and not test_addresses:
+            test_addresses = settings.test_addresses()
+        if not live:
+            report = send_test(campaign, sender, test_addresses, settings.options())
+            _summary(report, f"test send of {campaign.slug} to {', '.join(test_addresses)}")
+            raise typer.Exit(report.exit_code)
+        subject = campaign.loaded.issue.subject
+        typer.echo(f"issue:      {campaign.slug} ({file})")
+        typer.echo(f"subject:    {subject}")
+        typer.echo(f"from:       {envelope.sender}")
+        typer.echo(f"recipients: {people} from {campaign.audience.source}")
+        typer.echo(f"server:     {sender.description}")
+        if not yes:
+            if not sys.stdin.isatty():
+                _err("a real send asks for confirmation; pass --yes to send without asking (cron)")
+                raise typer.Exit(EXIT_BAD_INPUT)
+            typer.confirm(f"Send {campaign.slug} to {people} people?", abort=True)
+        ledger = Ledger(settings.db)
+        rate = settings.limiter_rate()
+        try:
+            with _Progress(people, campaign.slug) as progress:
+                report = send_campaign(
+                    campaign,
+                    sender,
+                    ledger,
+                    options=settings.options(limit),
+                    limiter=Limiter(rate),
+                    on_event=progress,
+                )
+        finally:
+            ledger.close()
+    for warning in campaign.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
+    _summary(report, f"{campaign.slug}: delivery")
+    if report.stopped:
+        typer.echo(f"stopped early ({report.stopped}); run the same command again to continue")
+    elif report.exit_code:
+        typer.echo("some recipients are still pending or unknown: run the same command again to retry them")
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def status(
+    file: Annotated[
+        Path | None, typer.Argument(help="An issue file; all delivered issues if omitted.")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Print the failed addresses as CSV.")] = False,
+) -> None:
+    """Who got an issue and who did not, and why."""
+    settings = _settings()
+    if not settings.db.exists():
+        typer.echo(f"nothing has been sent yet (no ledger at {settings.db})")
+        return
+    with _user_errors():
+        ledger = Ledger(settings.db)
+    try:
+        slugs = [file.stem] if file else [d.issue for d in ledger.deliveries()]
+        if failed:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["issue", "email", "status", "attempts", "reply"])
+            for slug in slugs:
+                for state in ("failed", "unknown", "pending"):
+                    for row in ledger.rows(slug, state):
+                        writer.writerow([slug, row.recipient.email, row.status, row.attempts, row.last_reply])
+            return
+        table = Table(show_header=True, header_style="bold")
+        for column in ("issue", "audience", "sent", "pending", "unknown", "failed", "skipped", "finished"):
+            table.add_column(column, justify="right" if column not in ("issue", "finished") else "left")
+        for slug in slugs:
+            delivery = ledger.delivery(slug)
+            if delivery is None:
+                typer.echo(f"{slug}: not sent yet")
+                continue
+            c = ledger.counts(slug)
+            finished = (
+                delivery.finished_at.astimezone().strftime("%Y-%m-%d %H:%M") if delivery.finished_at else "-"
+            )
+            table.add_row(
+                slug,
+                *(
+                    str(v)
+                    for v in (c.audience, c.sent, c.pending + c.sending, c.unknown, c.failed, c.skipped)
+                ),
+                finished,
+            )
+        _console().print(table)
+        for slug in slugs:
+            for row in ledger.rows(slug, "failed"):
+                typer.echo(f"{slug}: failed: {row.recipient.email}: {row.last_reply}")
+    finally:
+        ledger.close()
+
+
+suppress_app = typer.Typer(
+    help="The suppression list: addresses that are never sent to.", no_args_is_help=True
+)
+app.add_typer(suppress_app, name="suppress")
+
+
+def _ledger(settings: Settings) -> Ledger:
+    with _user_errors():
+        return Ledger(settings.db)
+
+
+@suppress_app.command("add")
+def suppress_add(
+    emails: Annotated[list[str], typer.Argument(help="Addresses to suppress.")],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "by hand",
+) -> None:
+    """Never send to these addresses again."""
+    ledger = _ledger(_settings())
+    added = ledger.suppress(emails, reason, dt.datetime.now(dt.UTC))
+    ledger.close()
+    typer.echo(f"{added} added to the suppression list")
+
+
+@suppress_app.command("remove")
+def suppress_remove(email: Annotated[str, typer.Argument(help="The address to allow again.")]) -> None:
+    """Allow an address again."""
+    ledger = _ledger(_settings())
+    removed = ledger.unsuppress(email)
+    ledger.close()
+    typer.echo(f"{email} {'removed' if removed else 'was not on the list'}")
+
+
+@suppress_app.command("list")
+def suppress_list() -> None:
+    """Print the suppression list as CSV."""
+    ledger = _ledger(_settings())
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["email", "reason", "added_at"])
+    writer.writerows(ledger.suppressions())
+    ledger.close()
+
+
+@suppress_app.command("import")
+def suppress_import(
+    file: Annotated[Path, typer.Argument(help="A CSV with an email column (e.g. your ESP's unsubscribes).")],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "imported",
+) -> None:
+    """Suppress every address in a CSV file."""
+    with _user_errors():
+        audience = load_recipients(file)
+    _print_skipped(audience)
+    ledger = _ledger(_settings())
+    added = ledger.suppress([r.email for r in audience.recipients], reason, dt.datetime.now(dt.UTC))
+    ledger.close()
+    typer.echo(f"{added} of {len(audience.recipients)} addresses added to the suppression list")
 
 
 def main() -> None:

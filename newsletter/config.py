@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsletter.delivery import Options, Rate
 from newsletter.errors import ConfigError
 from newsletter.message import Envelope
+from newsletter.send.smtp import Security, SMTPSender
 
 # What a local render uses when sending is not configured yet: clearly example addresses.
 EXAMPLE_SENDER = "Nieuwsbrief <nieuwsbrief@example.org>"
@@ -31,6 +34,22 @@ class Settings(BaseSettings):
     secret: SecretStr | None = None
     archive_url: str | None = None
     asset_base_url: str | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Security = Security.STARTTLS
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    smtp_ca_file: Path | None = None
+    recipients: Path | None = None
+    db: Path = Path("newsletter.sqlite3")
+    outbox: Path = Path("outbox")
+    rate: str | None = None
+    daily_limit: int | None = Field(default=None, ge=1)
+    connections: int = Field(default=1, ge=1, le=32)
+    messages_per_connection: int = Field(default=100, ge=1)
+    test_recipients: str | None = None
 
     def envelope(self, *, for_real: bool) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send."""
@@ -60,15 +79,45 @@ class Settings(BaseSettings):
             secret=self.secret.get_secret_value() if self.secret else "not-a-secret",
         )
 
-    def view_url(self, slug: str) -> str | None:
-        """The archive page of an issue, if an archive address is set."""
-        if not self.archive_url:
-            return None
-        return f"{self.archive_url.rstrip('/')}/{slug}.html"
+    def smtp_sender(self) -> SMTPSender:
+        if not self.smtp_host:
+            raise ConfigError("set NEWSLETTER_SMTP_HOST (and _PORT, _USERNAME, _PASSWORD) to send mail")
+        default_port = {Security.SSL: 465, Security.STARTTLS: 587, Security.NONE: 25}[self.smtp_security]
+        context = None
+        if self.smtp_ca_file is not None:
+            if not self.smtp_ca_file.is_file():
+                raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={self.smtp_ca_file}: no such file")
+            context = ssl.create_default_context(cafile=str(self.smtp_ca_file))
+        return SMTPSender(
+            host=self.smtp_host,
+            port=self.smtp_port or default_port,
+            security=self.smtp_security,
+            username=self.smtp_username,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            timeout=self.smtp_timeout,
+            ssl_context=context,
+        )
+
+    def limiter_rate(self) -> Rate | None:
+        return Rate.parse(self.rate) if self.rate else None
+
+    def options(self, limit: int | None = None) -> Options:
+        return Options(
+            connections=self.connections,
+            messages_per_connection=self.messages_per_connection,
+            limit=limit,
+            daily_limit=self.daily_limit,
+        )
+
+    def test_addresses(self) -> list[str]:
+        return [a.strip() for a in (self.test_recipients or "").split(",") if a.strip()]
 
 
 def load_settings() -> Settings:
     try:
         return Settings()
-    except Exception as e:  # noqa: BLE001 - pydantic-settings raises ValidationError and ValueError
-        raise ConfigError(f"settings: {e}") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "_".join(str(p) for p in first["loc"]).upper()
+        name = name if name.startswith("NEWSLETTER_") else f"NEWSLETTER_{name}"
+        raise ConfigError(f"{name}: {first['msg']} (see .env.example)") from None

@@ -1,0 +1,193 @@
+"""Sending an issue to its audience: dry run, test send and the real, resumable send.
+
+All three build messages with the same `Composer` and run the same `delivery.deliver`; they differ in
+the sender and the ledger (a throwaway one for the dry run and the test send, so the real ledger is
+never touched by them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from newsletter import recipients
+from newsletter.delivery import Clock, Event, Limiter, Options, RunReport, Sleep, deliver
+from newsletter.errors import AudienceError, LedgerError
+from newsletter.issues import LoadedIssue
+from newsletter.ledger import Ledger
+from newsletter.merge import BUILTIN_FIELDS
+from newsletter.message import Composer, Envelope
+from newsletter.model import Recipient, Rendered
+from newsletter.project import Project
+from newsletter.recipients import Audience
+from newsletter.send.base import Sender
+from newsletter.send.outbox import OutboxSender
+
+
+@dataclass
+class Campaign:
+    """An issue rendered once, with its audience and the message composer, ready to send."""
+
+    loaded: LoadedIssue
+    rendered: Rendered
+    audience: Audience
+    envelope: Envelope
+    date: dt.datetime
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return self.loaded.slug
+
+    def composer(self) -> Composer:
+        return Composer(self.rendered, self.envelope, date=self.date)
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for part in (
+            *self.rendered.html.literals,
+            *self.rendered.text.literals,
+            *self.rendered.subject.literals,
+        ):
+            digest.update(part.encode())
+        return digest.hexdigest()[:16]
+
+
+def audience_path(loaded: LoadedIssue, given: Path | None, default: Path | None) -> Path:
+    """--recipients, else the issue's `audience` (relative to the issue file), else the setting."""
+    if given is not None:
+        return given
+    if loaded.issue.audience:
+        return loaded.path.parent / loaded.issue.audience
+    if default is not None:
+        return default
+    raise AudienceError(
+        "no recipients: pass --recipients FILE.csv, add `audience:` to the issue or set NEWSLETTER_RECIPIENTS"
+    )
+
+
+def prepare(
+    project: Project,
+    path: Path,
+    envelope: Envelope,
+    *,
+    recipients_file: Path | None,
+    default_recipients: Path | None,
+    now: dt.datetime,
+) -> Campaign:
+    """Load, render and check an issue and its audience; nothing is sent."""
+    loaded, rendered = project.render(path)
+    source = audience_path(loaded, recipients_file, default_recipients)
+    audience = recipients.load(source)
+    if not audience.recipients:
+        raise AudienceError(f"{source}: no usable recipients ({len(audience.skipped)} rows skipped)")
+    needed = [f.name for f in rendered.fields if f.default is None and f.name not in BUILTIN_FIELDS]
+    missing = [name for name in needed if name not in audience.columns]
+    if missing:
+        raise AudienceError(
+            f"{source}: the issue uses {', '.join('{{ ' + m + ' }}' for m in missing)} without a default, "
+            "but the file has no such column; add it, or give the field a default in the issue"
+        )
+    return Campaign(loaded, rendered, audience, envelope, now)
+
+
+def dry_run(
+    campaign: Campaign, outbox: Path, options: Options | None = None
+) -> tuple[RunReport, OutboxSender]:
+    """Every message built and written as .eml under `outbox/<slug>/`; no network, real ledger untouched."""
+    sender = OutboxSender(outbox / campaign.slug)
+    report = _throwaway(campaign, sender, campaign.audience.recipients, options or Options())
+    return report, sender
+
+
+def send_test(
+    campaign: Campaign,
+    sender: Sender,
+    addresses: Sequence[str],
+    options: Options | None = None,
+    on_event: Callable[[Event], None] = lambda _: None,
+) -> RunReport:
+    """The issue to `addresses` only, subject prefixed [TEST], personalised as the first audience row."""
+    first = campaign.audience.recipients[0]
+    people = []
+    for address in addresses:
+        try:
+            checked = recipients.check_address(address)
+        except ValueError as e:
+            raise AudienceError(f"--test {address}: not a valid address: {e}") from None
+        people.append(replace(first, email=checked))
+    opts = replace(options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None)
+    return _throwaway(campaign, sender, people, opts, on_event)
+
+
+def _throwaway(
+    campaign: Campaign,
+    sender: Sender,
+    people: Sequence[Recipient],
+    options: Options,
+    on_event: Callable[[Event], None] = lambda _: None,
+) -> RunReport:
+    with tempfile.TemporaryDirectory(prefix="newsletter-") as folder:
+        ledger = Ledger(Path(folder) / "throwaway.sqlite3")
+        try:
+            ledger.start(
+                campaign.slug,
+                subject=campaign.loaded.issue.subject,
+                content_hash=campaign.content_hash(),
+                audience_source=campaign.audience.source,
+                recipients=people,
+                now=campaign.date,
+            )
+            return deliver(campaign.composer(), sender, ledger, options=options, on_event=on_event)
+        finally:
+            ledger.close()
+
+
+def send(
+    campaign: Campaign,
+    sender: Sender,
+    ledger: Ledger,
+    *,
+    options: Options | None = None,
+    clock: Clock = lambda: dt.datetime.now(dt.UTC),
+    sleep: Sleep = time.sleep,
+    limiter: Limiter | None = None,
+    on_event: Callable[[Event], None] = lambda _: None,
+) -> RunReport:
+    """The real send: start or resume the issue's delivery; only one process at a time per issue."""
+    with ledger.lock(f"issue-{campaign.slug}") as mine:
+        if not mine:
+            raise LedgerError(
+                f"{campaign.slug} is being sent by another process right now; nothing was sent. "
+                "Wait for it to finish, or run `newsletter status` to watch it"
+            )
+        started = ledger.start(
+            campaign.slug,
+            subject=campaign.loaded.issue.subject,
+            content_hash=campaign.content_hash(),
+            audience_source=campaign.audience.source,
+            recipients=campaign.audience.recipients,
+            now=clock(),
+        )
+        if not started:
+            delivery = ledger.delivery(campaign.slug)
+            if delivery and delivery.content_hash != campaign.content_hash():
+                campaign.warnings.append(
+                    f"{campaign.slug} changed since its delivery started; who already has it is not "
+                    "sent it again, the rest get the new version"
+                )
+        return deliver(
+            campaign.composer(),
+            sender,
+            ledger,
+            options=options,
+            clock=clock,
+            sleep=sleep,
+            limiter=limiter,
+            on_event=on_event,
+        )

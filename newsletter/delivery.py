@@ -1,0 +1,328 @@
+"""The send loop: an issue's due recipients, one message each, through a sender, recorded in the ledger.
+
+Dry run, test send and the real send all run through `deliver`; they differ only in the sender and
+in which ledger they record to (a throwaway one for dry runs and tests). Sender, ledger, clock and
+sleep are parameters, so every path can be tested without waiting or a network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+
+from newsletter.errors import ConfigError, MergeError, NewsletterError, SendError
+from newsletter.ledger import Counts, Ledger, Row
+from newsletter.message import Composer
+from newsletter.send.base import Ambiguous, Connection, Permanent, Sender, Temporary
+
+Clock = Callable[[], dt.datetime]
+Sleep = Callable[[float], None]
+
+UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `count` messages per `period` seconds."""
+
+    count: int
+    period: float
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """'30/minute', '14/second', '1000/hour' (also 's', 'min', 'h')."""
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*([a-z]+)\s*", text.lower())
+        aliases = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "d": "day"}
+        unit = aliases.get(match[2], match[2].rstrip("s")) if match else ""
+        if not match or unit not in UNITS or int(match[1]) < 1:
+            raise ConfigError(f"NEWSLETTER_RATE={text!r}: write it as e.g. 30/minute or 14/second")
+        return cls(int(match[1]), UNITS[unit])
+
+    def __str__(self) -> str:
+        unit = {v: k for k, v in UNITS.items()}.get(self.period, f"{self.period:g}s")
+        return f"{self.count}/{unit}"
+
+
+class Limiter:
+    """One limiter for all connections: sends are spaced evenly, never faster than the rate.
+
+    Even spacing (no bursts) keeps any window of `period` seconds at or under `count` as the server
+    measures it; the 1 % margin absorbs the jitter between our clock and the server's.
+    """
+
+    def __init__(self, rate: Rate | None, *, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:  # fmt: skip
+        self.interval = rate.period / rate.count * 1.01 if rate else 0.0
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self._monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+            # Sleeping inside the lock keeps the order of the slots the order of the sends.
+            if slot > now:
+                self._sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter between attempts at one recipient."""
+
+    base: float = 2.0
+    cap: float = 60.0
+    attempts: int = 4  # per recipient per run; what still fails stays pending for the next run
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return float(min(self.cap, self.base * 2 ** (attempt - 1)) * rng.uniform(0.5, 1.0))
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened to one recipient, for progress bars and logs."""
+
+    kind: str  # sent, failed, retry, unknown, pending
+    email: str
+    reply: str
+    done: int
+    total: int
+
+
+@dataclass
+class Options:
+    connections: int = 1
+    messages_per_connection: int = 100
+    limit: int | None = None
+    daily_limit: int | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    subject_prefix: str = ""
+
+
+@dataclass
+class RunReport:
+    """One run of `deliver`: what it did and what is left."""
+
+    issue: str
+    attempted: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    retried: int = 0
+    recovered: int = 0
+    stopped: str | None = None  # why it ended early: 'limit', 'daily limit', 'interrupted', or an error
+    counts: Counts = field(default_factory=Counts)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all sent, 1 some failed or still pending."""
+        return 0 if self.counts.complete and self.counts.failed == 0 else 1
+
+
+class _Run:
+    def __init__(
+        self,
+        composer: Composer,
+        sender: Sender,
+        ledger: Ledger,
+        options: Options,
+        clock: Clock,
+        sleep: Sleep,
+        limiter: Limiter,
+        on_event: Callable[[Event], None],
+        rng: random.Random,
+        report: RunReport,
+        total: int,
+    ) -> None:
+        self.composer = composer
+        self.sender = sender
+        self.ledger = ledger
+        self.options = options
+        self.clock = clock
+        self.sleep = sleep
+        self.limiter = limiter
+        self.on_event = on_event
+        self.rng = rng
+        self.report = report
+        self.total = total
+        self.envelope_from = parseaddr(composer.envelope.sender)[1]
+        self.issue = composer.rendered.slug
+        self.stop = threading.Event()
+        self.fatal: BaseException | None = None
+        self.lock = threading.Lock()
+        self.done = 0
+
+    def _event(self, kind: str, email: str, reply: str) -> None:
+        with self.lock:
+            if kind in ("sent", "failed", "unknown", "pending"):
+                self.done += 1
+            event = Event(kind, email, reply, self.done, self.total)
+        self.on_event(event)
+
+    def _count(self, attr: str, failure: tuple[str, str] | None = None) -> None:
+        with self.lock:
+            setattr(self.report, attr, getattr(self.report, attr) + 1)
+            if failure:
+                self.report.failures.append(failure)
+
+    def worker(self, rows: queue.Queue[Row | None]) -> None:
+        connection: Connection | None = None
+        used = 0
+        try:
+            while not self.stop.is_set():
+                row = rows.get()
+                if row is None:
+                    return
+                connection, used = self._deliver_one(row, connection, used)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread, which re-raises it
+            self.fatal = e
+            self.stop.set()
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _deliver_one(
+        self, row: Row, connection: Connection | None, used: int
+    ) -> tuple[Connection | None, int]:
+        email = row.recipient.email
+        self._count("attempted")
+        for attempt in range(1, self.options.backoff.attempts + 1):
+            if self.stop.is_set():
+                break
+            try:
+                if connection is None:
+                    connection, used = self.sender.connect(), 0
+                self.limiter.acquire()
+                outgoing = self.composer.compose(row.recipient)
+                self.ledger.mark_sending(self.issue, email, outgoing.message_id, self.clock())
+                reply = connection.send(self.envelope_from, email, outgoing.data)
+            except MergeError as e:
+                self.ledger.mark(self.issue, email, "failed", str(e), self.clock())
+                self._count("failed", (email, str(e)))
+                self._event("failed", email, str(e))
+                return connection, used
+            except Permanent as e:
+                self.ledger.mark(self.issue, email, "failed", str(e.reply), self.clock())
+                self._count("failed", (email, str(e.reply)))
+                self._event("failed", email, str(e.reply))
+                return self._after_send(connection, used, e.connection_lost)
+            except Ambiguous as e:
+                self.ledger.mark(self.issue, email, "unknown", str(e.reply), self.clock())
+                self._count("unknown")
+                self._event("unknown", email, str(e.reply))
+                return self._after_send(connection, used, True)
+            except Temporary as e:
+                if connection is not None and e.connection_lost:
+                    connection.close()
+                    connection = None
+                # Not handed over: an unknown row stays unknown (still owed its one resend).
+                status = "unknown" if row.status == "unknown" else "pending"
+                self.ledger.mark(self.issue, email, status, str(e.reply), self.clock(), ambiguous=False)
+                if attempt < self.options.backoff.attempts:
+                    self._count("retried")
+                    self._event("retry", email, str(e.reply))
+                    self.sleep(self.options.backoff.delay(attempt, self.rng))
+                    continue
+                self._event("pending", email, str(e.reply))
+                return connection, used
+            self.ledger.mark(self.issue, email, "sent", str(reply), self.clock())
+            self._count("sent")
+            self._event("sent", email, str(reply))
+            return self._after_send(connection, used, False)
+        return connection, used
+
+    def _after_send(
+        self, connection: Connection | None, used: int, lost: bool
+    ) -> tuple[Connection | None, int]:
+        used += 1
+        if connection is not None and (lost or used >= self.options.messages_per_connection):
+            connection.close()
+            return None, 0
+        return connection, used
+
+
+def deliver(
+    composer: Composer,
+    sender: Sender,
+    ledger: Ledger,
+    *,
+    options: Options | None = None,
+    clock: Clock = lambda: dt.datetime.now(dt.UTC),
+    sleep: Sleep = time.sleep,
+    limiter: Limiter | None = None,
+    on_event: Callable[[Event], None] = lambda _: None,
+    rng: random.Random | None = None,
+) -> RunReport:
+    """Send the issue to everyone the ledger says is still due, within the limits; resume-safe.
+
+    The caller must hold the issue's lock (`ledger.lock`) and have started the delivery
+    (`ledger.start`). Raises SendError when the server cannot be used at all; every message
+    accepted before that is recorded.
+    """
+    options = options or Options()
+    issue = composer.rendered.slug
+    report = RunReport(issue=issue)
+    report.recovered = ledger.recover(issue, clock())
+    budget = options.limit
+    if options.daily_limit is not None:
+        left_today = max(0, options.daily_limit - ledger.sent_since(clock() - dt.timedelta(days=1)))
+        if budget is None or left_today < budget:
+            budget = left_today
+            if left_today < ledger.counts(issue).open:
+                report.stopped = "daily limit"
+    due = ledger.due(issue, budget)
+    if budget is not None and report.stopped is None and len(due) < ledger.counts(issue).open:
+        report.stopped = "limit"
+    run = _Run(
+        composer.with_subject_prefix(options.subject_prefix),
+        sender,
+        ledger,
+        options,
+        clock,
+        sleep,
+        limiter or Limiter(None),
+        on_event,
+        rng or random.Random(),
+        report,
+        len(due),
+    )
+    rows: queue.Queue[Row | None] = queue.Queue()
+    for row in due:
+        rows.put(row)
+    workers = max(1, min(options.connections, len(due)))
+    for _ in range(workers):
+        rows.put(None)
+    threads = [threading.Thread(target=run.worker, args=(rows,), daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt:
+        # Let each connection finish the message it is on, so the ledger knows its outcome.
+        run.stop.set()
+        for t in threads:
+            t.join()
+        report.stopped = "interrupted"
+    report.counts = ledger.counts(issue)
+    if report.counts.complete:
+        ledger.finish(issue, clock())
+    if run.fatal is not None:
+        if isinstance(run.fatal, NewsletterError | SendError):
+            report.stopped = str(run.fatal)
+            raise run.fatal
+        raise run.fatal
+    return report

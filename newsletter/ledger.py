@@ -1,0 +1,376 @@
+"""The delivery ledger: a SQLite file that decides who still gets an issue.
+
+Per issue, the audience is snapshotted when its first send starts. Per recipient the ledger keeps a
+status, the attempts, the Message-ID and the server's last reply:
+
+    pending ──▶ sending ──▶ sent          the server answered 250
+                   │   └──▶ failed        a 5xx reply: final, with the server's words
+                   │   └──▶ pending       a 4xx reply or a connection lost before the message went out
+                   └──────▶ unknown       lost after the message was handed over, or the process died
+    skipped                               suppressed when the snapshot was taken
+
+A row is marked `sending` (committed) before its message goes out and `sent` (committed) right after
+the 250: whatever kills the process, at most the one message in flight per connection is in doubt, and
+the next run finds it as `sending`, turns it into `unknown` and resends it once with the same
+Message-ID.
+
+Only one process may deliver an issue at a time: `Ledger.lock` takes an OS file lock next to the
+database, which the kernel releases when the process dies (even by SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from newsletter.errors import LedgerError
+from newsletter.model import Recipient
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    issue TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    audience_source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    reported_at TEXT
+);
+CREATE TABLE IF NOT EXISTS recipients (
+    issue TEXT NOT NULL REFERENCES deliveries(issue),
+    position INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    first_name TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    fields TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unknown', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    ambiguous INTEGER NOT NULL DEFAULT 0,
+    message_id TEXT,
+    last_reply TEXT,
+    updated_at TEXT,
+    sent_at TEXT,
+    PRIMARY KEY (issue, email_key)
+);
+CREATE INDEX IF NOT EXISTS recipients_by_status ON recipients (issue, status, position);
+CREATE INDEX IF NOT EXISTS recipients_by_sent_at ON recipients (sent_at);
+CREATE TABLE IF NOT EXISTS suppressions (
+    email_key TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL
+);
+"""
+
+STATUSES = ("pending", "sending", "sent", "failed", "unknown", "skipped")
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    issue: str
+    subject: str
+    content_hash: str
+    audience_source: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    reported_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One recipient of one delivery."""
+
+    position: int
+    recipient: Recipient
+    status: str
+    attempts: int
+    ambiguous: int
+    message_id: str | None
+    last_reply: str | None
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
+class Counts:
+    audience: int = 0
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+
+    @property
+    def open(self) -> int:
+        """Recipients who may still get the issue."""
+        return self.pending + self.sending + self.unknown
+
+    @property
+    def complete(self) -> bool:
+        return self.open == 0
+
+
+class Ledger:
+    """The SQLite ledger. Safe to share between the threads of one process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL sync survives a process crash; only a power loss may lose the last commits.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"{path}: cannot use the ledger database: {e}") from None
+        self._mutex = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._mutex:
+            return list(self._db.execute(sql, args))
+
+    # -- locks ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[bool]:
+        """Yield True while this process holds the lock `name`, or False if another process does."""
+        lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    # -- deliveries ----------------------------------------------------------------------------
+
+    def delivery(self, issue: str) -> Delivery | None:
+        rows = self._query(
+            "SELECT issue, subject, content_hash, audience_source, started_at, finished_at, reported_at "
+            "FROM deliveries WHERE issue = ?",
+            (issue,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Delivery(
+            issue=str(r[0]),
+            subject=str(r[1]),
+            content_hash=str(r[2]),
+            audience_source=str(r[3]),
+            started_at=dt.datetime.fromisoformat(str(r[4])),
+            finished_at=dt.datetime.fromisoformat(str(r[5])) if r[5] else None,
+            reported_at=dt.datetime.fromisoformat(str(r[6])) if r[6] else None,
+        )
+
+    def deliveries(self) -> list[Delivery]:
+        names = self._query("SELECT issue FROM deliveries ORDER BY started_at")
+        return [d for (name,) in names if (d := self.delivery(str(name))) is not None]
+
+    def start(
+        self,
+        issue: str,
+        *,
+        subject: str,
+        content_hash: str,
+        audience_source: str,
+        recipients: Sequence[Recipient],
+        now: dt.datetime,
+    ) -> bool:
+        """Snapshot the audience of a new delivery; False (and nothing written) if it already exists."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM deliveries WHERE issue = ?", (issue,)).fetchone():
+                return False
+            db.execute(
+                "INSERT INTO deliveries (issue, subject, content_hash, audience_source, started_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (issue, subject, content_hash, audience_source, _iso(now)),
+            )
+            suppressed = {k for (k,) in db.execute("SELECT email_key FROM suppressions")}
+            db.executemany(
+                "INSERT INTO recipients (issue, position, email, email_key, first_name, name, fields, "
+                "status, last_reply, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        issue,
+                        i,
+                        r.email,
+                        r.email.lower(),
+                        r.first_name,
+                        r.name,
+                        json.dumps(r.fields),
+                        "skipped" if r.email.lower() in suppressed else "pending",
+                        "suppressed" if r.email.lower() in suppressed else None,
+                        _iso(now),
+                    )
+                    for i, r in enumerate(recipients)
+                ],
+            )
+        return True
+
+    def recover(self, issue: str, now: dt.datetime) -> int:
+        """Turn rows left `sending` by a dead process into `unknown`; how many there were.
+
+        Call only while holding the issue's lock: then no live process is sending them.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE recipients SET status = 'unknown', ambiguous = ambiguous + 1, updated_at = ?, "
+                "last_reply = 'interrupted after the message may have been handed over' "
+                "WHERE issue = ? AND status = 'sending'",
+                (_iso(now), issue),
+            )
+            return cur.rowcount
+
+    def due(self, issue: str, limit: int | None = None) -> list[Row]:
+        """Who gets the issue in this run: pending rows, and unknown ones not yet resent, in order.
+
+        An `unknown` row is resent once (with the same Message-ID); one that became unknown again is
+        left for a person to check, so nobody gets more than one extra copy.
+        """
+        sql = (
+            "SELECT position, email, first_name, name, fields, status, attempts, ambiguous, message_id, "
+            "last_reply, sent_at FROM recipients WHERE issue = ? AND (status = 'pending' OR "
+            "(status = 'unknown' AND ambiguous = 1)) AND email_key NOT IN "
+            "(SELECT email_key FROM suppressions) ORDER BY position"
+        )
+        args: list[object] = [issue]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_row(r) for r in self._query(sql, args)]
+
+    def rows(self, issue: str, status: str | None = None) -> list[Row]:
+        sql = (
+            "SELECT position, email, first_name, name, fields, status, attempts, ambiguous, message_id, "
+            "last_reply, sent_at FROM recipients WHERE issue = ?"
+        )
+        args: list[object] = [issue]
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        return [_row(r) for r in self._query(sql + " ORDER BY position", args)]
+
+    def counts(self, issue: str) -> Counts:
+        found = dict(
+            self._query("SELECT status, count(*) FROM recipients WHERE issue = ? GROUP BY status", (issue,))
+        )
+        values = {s: int(str(found.get(s, 0))) for s in STATUSES}
+        return Counts(audience=sum(values.values()), **values)
+
+    def mark_sending(self, issue: str, email: str, message_id: str, now: dt.datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE recipients SET status = 'sending', attempts = attempts + 1, message_id = ?, "
+                "updated_at = ? WHERE issue = ? AND email_key = ?",
+                (message_id, _iso(now), issue, email.lower()),
+            )
+
+    def mark(
+        self, issue: str, email: str, status: str, reply: str, now: dt.datetime, *, ambiguous: bool = True
+    ) -> None:
+        """Record the outcome of one attempt: sent, failed, pending (retry later) or unknown.
+
+        `unknown` counts one more ambiguous hand-over unless `ambiguous` is False.
+        """
+        assert status in STATUSES
+        sent_at = _iso(now) if status == "sent" else None
+        increment = 1 if status == "unknown" and ambiguous else 0
+        with self._tx() as db:
+            db.execute(
+                "UPDATE recipients SET status = ?, last_reply = ?, updated_at = ?, "
+                "sent_at = coalesce(?, sent_at), ambiguous = ambiguous + ? WHERE issue = ? AND email_key = ?",
+                (status, reply, _iso(now), sent_at, increment, issue, email.lower()),
+            )
+
+    def finish(self, issue: str, now: dt.datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET finished_at = ? WHERE issue = ? AND finished_at IS NULL",
+                (_iso(now), issue),
+            )
+
+    def mark_reported(self, issue: str, now: dt.datetime) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE deliveries SET reported_at = ? WHERE issue = ?", (_iso(now), issue))
+
+    def sent_since(self, since: dt.datetime) -> int:
+        """Messages accepted by the server since `since`, over all issues (for the daily limit)."""
+        ((n,),) = self._query("SELECT count(*) FROM recipients WHERE sent_at >= ?", (_iso(since),))
+        return int(str(n))
+
+    # -- suppressions --------------------------------------------------------------------------
+
+    def suppress(self, emails: Sequence[str], reason: str, now: dt.datetime) -> int:
+        """Add addresses to the suppression list; how many were new."""
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO suppressions (email_key, email, reason, added_at) VALUES (?, ?, ?, ?)",
+                [(e.lower(), e, reason, _iso(now)) for e in emails],
+            )
+            return db.total_changes - before
+
+    def unsuppress(self, email: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM suppressions WHERE email_key = ?", (email.lower(),)).rowcount > 0
+
+    def suppressions(self) -> list[tuple[str, str, str]]:
+        rows = self._query("SELECT email, reason, added_at FROM suppressions ORDER BY email_key")
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    def is_suppressed(self, email: str) -> bool:
+        return bool(self._query("SELECT 1 FROM suppressions WHERE email_key = ?", (email.lower(),)))
+
+
+def _row(r: tuple[object, ...]) -> Row:
+    fields = tuple((str(k), str(v)) for k, v in json.loads(str(r[4])))
+    return Row(
+        position=int(str(r[0])),
+        recipient=Recipient(email=str(r[1]), first_name=str(r[2]), name=str(r[3]), fields=fields),
+        status=str(r[5]),
+        attempts=int(str(r[6])),
+        ambiguous=int(str(r[7])),
+        message_id=None if r[8] is None else str(r[8]),
+        last_reply=None if r[9] is None else str(r[9]),
+        sent_at=None if r[10] is None else str(r[10]),
+    )
