@@ -19,7 +19,8 @@ setup: $(BIN)/newsletter
 demo: setup
 	$(BIN)/newsletter validate $(SAMPLE)
 	$(BIN)/newsletter render $(SAMPLE) -o build
-	@echo "Open build/2026-01.html in a browser to see the sample issue."
+	$(BIN)/newsletter send $(SAMPLE) --recipients issues/voorbeeld-leden.csv --dry-run
+	@echo "Open build/2026-01.html in a browser to see the sample issue; the dry run's messages are in outbox/2026-01/."
 
 lint: setup
 	$(BIN)/ruff format --check newsletter tests benchmarks

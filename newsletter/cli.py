@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 import time
+import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,14 +19,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsletter import message
+from newsletter.archive import build as build_archive
+from newsletter.campaign import audience_path, prepare, send_test
 from newsletter.campaign import dry_run as dry_run_send
-from newsletter.campaign import prepare, send_test
 from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
 from newsletter.delivery import Event, Limiter, RunReport
 from newsletter.errors import NewsletterError
+from newsletter.issues import load as load_issue
 from newsletter.ledger import Ledger
-from newsletter.model import SAMPLE_RECIPIENT, Issue
+from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
+from newsletter.preview import Preview, serve
 from newsletter.project import Project
 from newsletter.recipients import Audience
 from newsletter.recipients import load as load_recipients
@@ -448,6 +452,95 @@ def suppress_import(
     added = ledger.suppress([r.email for r in audience.recipients], reason, dt.datetime.now(dt.UTC))
     ledger.close()
     typer.echo(f"{added} of {len(audience.recipients)} addresses added to the suppression list")
+
+
+# -- preview and archive -------------------------------------------------------------------------
+
+
+@app.command()
+def preview(
+    file: File,
+    port: Annotated[int, typer.Option(help="Port of the local preview server.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; the default keeps it on this computer.")
+    ] = "127.0.0.1",
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the preview in the browser.")
+    ] = True,
+    recipients: Annotated[
+        Path | None,
+        typer.Option("--recipients", "-r", help="Audience CSV whose first rows you can preview as."),
+    ] = None,
+) -> None:
+    """Show an issue in the browser at desktop and phone width, updated every time you save."""
+    settings = _settings()
+    project = _project(settings)
+    people = _preview_people(file, recipients or settings.recipients)
+    viewer = Preview(project, file, sender=settings.envelope(for_real=False).sender, recipients=people)
+    try:
+        server = serve(viewer, host, port)
+    except OSError as e:
+        _err(f"cannot listen on {host}:{port} ({e.strerror}); pass another --port")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    url = f"http://{host}:{server.server_address[1]}/"
+    typer.echo(f"previewing {file} at {url} (Ctrl-C to stop)")
+    for line in viewer.snapshot.errors:
+        _err(line)
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        viewer.stop()
+        server.server_close()
+
+
+def _preview_people(file: Path, default: Path | None) -> list[Recipient]:
+    """The first rows of the issue's audience to personalise the preview with; none if unknown."""
+    try:
+        loaded = load_issue(file)
+        source = audience_path(loaded, None, default)
+        return load_recipients(source).recipients[:10]
+    except NewsletterError:
+        return []
+
+
+@app.command()
+def archive(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the web site.")] = Path("site"),
+    include_ready: Annotated[
+        bool, typer.Option("--include-ready", help="Also publish issues that are ready but not sent yet.")
+    ] = False,
+) -> None:
+    """Write a static web version of every sent issue, with an index page, newest first."""
+    settings = _settings()
+    project = _project(settings)
+    chosen: list[tuple[Path, str]] = []
+    sent: dict[str, str] = {}
+    if settings.db.exists():
+        with _user_errors():
+            ledger = Ledger(settings.db)
+        try:
+            for delivery in ledger.deliveries():
+                if ledger.counts(delivery.issue).sent:
+                    sent[delivery.issue] = delivery.started_at.astimezone().date().isoformat()
+        finally:
+            ledger.close()
+    with _user_errors():
+        for path in project.issue_files():
+            if path.stem in sent:
+                chosen.append((path, sent[path.stem]))
+            elif include_ready:
+                issue = load_issue(path).issue
+                if issue.status == "ready" and issue.send_at is not None:
+                    chosen.append((path, issue.send_at.date().isoformat()))
+        unsubscribe = (settings.unsubscribe_url or "").replace("{token}", "").replace("{email}", "")
+        pages = build_archive(project, chosen, out, unsubscribe_page=unsubscribe or "#")
+    for page in pages:
+        typer.echo(f"  {page.file}  {page.subject}")
+    typer.echo(f"wrote {len(pages)} issue(s) and {out / 'index.html'}; upload the folder as it is")
 
 
 def main() -> None:

@@ -22,7 +22,11 @@ class Settings(BaseSettings):
     """Every setting the product reads; `.env.example` lists the same names with comments."""
 
     model_config = SettingsConfigDict(
-        env_prefix="NEWSLETTER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="NEWSLETTER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     issues_dir: Path = Field(default=Path("issues"), alias="NEWSLETTER_ISSUES")
