@@ -25,6 +25,8 @@ from newsletter.campaign import dry_run as dry_run_send
 from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
 from newsletter.delivery import Event, Limiter, RunReport
+from newsletter.dispatch import DispatchConfig, overview
+from newsletter.dispatch import dispatch as run_dispatch
 from newsletter.errors import NewsletterError
 from newsletter.issues import load as load_issue
 from newsletter.ledger import Ledger
@@ -34,6 +36,7 @@ from newsletter.project import Project
 from newsletter.recipients import Audience
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
+from newsletter.schedule import parse_time, timezone
 
 app = typer.Typer(
     name="newsletter",
@@ -348,12 +351,15 @@ def send(
 @app.command()
 def status(
     file: Annotated[
-        Path | None, typer.Argument(help="An issue file; all delivered issues if omitted.")
+        Path | None, typer.Argument(help="An issue file; every issue, draft to sent, if omitted.")
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Print the failed addresses as CSV.")] = False,
 ) -> None:
-    """Who got an issue and who did not, and why."""
+    """Who got an issue and who did not, and why; without FILE, where every issue stands."""
     settings = _settings()
+    if file is None and not failed:
+        _overview(settings)
+        return
     if not settings.db.exists():
         typer.echo(f"nothing has been sent yet (no ledger at {settings.db})")
         return
@@ -395,6 +401,37 @@ def status(
                 typer.echo(f"{slug}: failed: {row.recipient.email}: {row.last_reply}")
     finally:
         ledger.close()
+
+
+def _overview(settings: Settings) -> None:
+    with _user_errors():
+        tz = timezone(settings.timezone)
+        ledger = Ledger(settings.db) if settings.db.exists() else None
+    try:
+        states = overview(_project(settings), ledger, tz, dt.datetime.now(tz))
+    finally:
+        if ledger:
+            ledger.close()
+    if not states:
+        typer.echo(f"no issues in {settings.issues_dir}/ yet; start one with: newsletter new 2026-01")
+        return
+    table = Table(show_header=True, header_style="bold")
+    for column in ("issue", "state", "when", "sent", "pending", "unknown", "failed", "subject"):
+        table.add_column(column)
+    for s in states:
+        when = s.finished or s.due
+        c = s.counts
+        numbers = ("", "", "", "") if c is None else (
+            f"{c.sent}/{c.audience - c.skipped}", str(c.pending + c.sending), str(c.unknown), str(c.failed)
+        )  # fmt: skip
+        table.add_row(
+            s.slug,
+            s.state,
+            when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else "-",
+            *numbers,
+            s.note or s.subject,
+        )
+    _console().print(table)
 
 
 suppress_app = typer.Typer(
@@ -541,6 +578,64 @@ def archive(
     for page in pages:
         typer.echo(f"  {page.file}  {page.subject}")
     typer.echo(f"wrote {len(pages)} issue(s) and {out / 'index.html'}; upload the folder as it is")
+
+
+# -- cron ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def dispatch(
+    now: Annotated[
+        str | None, typer.Option("--now", help="Act as if it is this time (ISO 8601), to test or catch up.")
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option("--max", min=1, help="Send at most N messages in this run.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line instead of text.")
+    ] = False,
+) -> None:
+    """Deliver every ready issue whose send_at has passed; run it from cron every few minutes.
+
+    Resumes unfinished deliveries, keeps the rate and daily limits, and never sends anyone an issue
+    twice. Only one dispatch runs at a time; a second one exits at once.
+    """
+    settings = _settings()
+
+    def log(event: str, data: dict[str, object]) -> None:
+        stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        if as_json:
+            typer.echo(json.dumps({"time": stamp, "event": event, **data}, ensure_ascii=False))
+            return
+        words = " ".join(
+            str(v) if k in ("issue", "email") else f"{k}={v}"
+            for k, v in data.items()
+            if v not in (None, "") and k != "message"
+        )
+        message = data.get("message") or ""
+        typer.echo(f"{stamp} {event} {words} {message}".rstrip())
+
+    with _user_errors():
+        tz = timezone(settings.timezone)
+        moment = parse_time(now, tz) if now else dt.datetime.now(tz)
+        config = DispatchConfig(
+            envelope=settings.envelope(for_real=True),
+            sender=settings.smtp_sender(),
+            options=settings.options(),
+            limiter=Limiter(settings.limiter_rate()),
+            timezone=tz,
+            default_recipients=settings.recipients,
+            max_messages=max_messages,
+            report_to=settings.report_addresses(),
+        )
+        ledger = Ledger(settings.db)
+    try:
+        result = run_dispatch(_project(settings), ledger, config, now=moment, log=log)
+    finally:
+        ledger.close()
+    if not result.delivered and not result.already_running and result.exit_code == 0:
+        log("idle", {"message": "nothing is due"})
+    raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

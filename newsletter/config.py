@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from newsletter.delivery import Options, Rate
 from newsletter.errors import ConfigError
 from newsletter.message import Envelope
+from newsletter.schedule import DEFAULT_TIMEZONE
 from newsletter.send.smtp import Security, SMTPSender
 
 # What a local render uses when sending is not configured yet: clearly example addresses.
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
     connections: int = Field(default=1, ge=1, le=32)
     messages_per_connection: int = Field(default=100, ge=1)
     test_recipients: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    report_to: str | None = None
 
     def envelope(self, *, for_real: bool) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send."""
@@ -112,6 +115,9 @@ class Settings(BaseSettings):
             limit=limit,
             daily_limit=self.daily_limit,
         )
+
+    def report_addresses(self) -> list[str]:
+        return [a.strip() for a in (self.report_to or "").split(",") if a.strip()]
 
     def test_addresses(self) -> list[str]:
         return [a.strip() for a in (self.test_recipients or "").split(",") if a.strip()]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from newsletter.merge import Field as MergeField
 from newsletter.merge import Plan, check_expressions, escape_html
@@ -204,14 +205,20 @@ class Issue(Strict):
     audience: str | None = Field(default=None, description="Recipients CSV for this issue.")
     status: Literal["draft", "ready"] = "draft"
     send_at: dt.datetime | None = Field(
-        default=None, description="When cron may send it, e.g. 2026-01-20T09:00 (local time)."
+        default=None,
+        description="When `newsletter dispatch` may send it, e.g. 2026-01-20T09:00 (NEWSLETTER_TIMEZONE).",
     )
     sections: list[Section] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _ready_needs_time(self) -> Issue:
         if self.status == "ready" and self.send_at is None:
-            raise ValueError("status is ready but send_at is missing: say when it may be sent")
+            # `field` in the context lets the issue loader point at the status line.
+            raise PydanticCustomError(
+                "ready_without_send_at",
+                "status is ready but send_at is missing: say when it may be sent",
+                {"field": "status"},
+            )
         return self
 
     def images(self) -> list[Image]:

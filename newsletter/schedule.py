@@ -1,0 +1,44 @@
+"""When issues are due. Pure: the current time is an argument, never read from a clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from newsletter.errors import ConfigError
+from newsletter.model import Issue
+
+DEFAULT_TIMEZONE = "Europe/Brussels"
+
+
+def timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"NEWSLETTER_TIMEZONE={name!r} is not a known time zone; use e.g. {DEFAULT_TIMEZONE}"
+        ) from None
+
+
+def send_time(issue: Issue, tz: dt.tzinfo) -> dt.datetime | None:
+    """The issue's `send_at` as an aware time; a time written without offset is read in `tz`."""
+    if issue.send_at is None:
+        return None
+    if issue.send_at.tzinfo is None:
+        return issue.send_at.replace(tzinfo=tz)
+    return issue.send_at
+
+
+def is_due(issue: Issue, now: dt.datetime, tz: dt.tzinfo) -> bool:
+    """Only a `ready` issue whose send time has come is ever sent by the scheduler."""
+    when = send_time(issue, tz)
+    return issue.status == "ready" and when is not None and when <= now
+
+
+def parse_time(text: str, tz: dt.tzinfo) -> dt.datetime:
+    """An ISO 8601 time from the command line; without an offset it is local time in `tz`."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--now {text!r}: write an ISO time such as 2026-01-20T09:00") from None
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
