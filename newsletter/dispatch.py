@@ -125,7 +125,7 @@ def _dispatch_one(
     except NewsletterError as e:
         log("invalid", {"issue": slug, "message": "; ".join(e.lines())})
         return 2, 0
-    for skipped in prepared.audience.skipped:
+    for skipped in prepared.audience.skipped if delivery is None else []:
         log(
             "skipped",
             {"issue": slug, "email": skipped.email, "message": f"line {skipped.line}: {skipped.reason}"},

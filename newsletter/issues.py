@@ -85,10 +85,13 @@ def _data_loc(pydantic_loc: Loc, data: Any) -> Loc:
     """Pydantic's location without the union tags it adds: sections.2.article.title → sections.2.title."""
     out: list[str | int] = []
     here = data
-    for part in pydantic_loc:
+    for i, part in enumerate(pydantic_loc):
+        # The tag pydantic adds for a discriminated union comes right after the section's index; the
+        # section may have a key of the same name too (an `image` section has an `image` key).
+        is_tag = i == 2 and pydantic_loc[0] == "sections" and isinstance(pydantic_loc[1], int)
+        if is_tag and isinstance(here, dict) and part == here.get("type") and part in SECTION_TYPES:
+            continue
         if isinstance(here, dict) and isinstance(part, str) and part not in here:
-            if part == here.get("type") and part in SECTION_TYPES:
-                continue  # the tag pydantic adds for a discriminated union
             out.append(part)
             here = None
             continue
@@ -131,6 +134,8 @@ def _problems_from(error: ValidationError, data: Any, lines: _Lines, file: str) 
     problems = []
     for e in error.errors():
         loc = _data_loc(tuple(e["loc"]), data)
+        if not loc and "field" in e.get("ctx", {}):
+            loc = (str(e["ctx"]["field"]),)  # a check of the whole issue that belongs to one field
         problems.append(Problem(file, lines.line(loc), format_loc(loc), _message(e, loc)))
     return problems
 

@@ -50,9 +50,19 @@ class Brand(_Strict):
     on_primary: Colour = "#ffffff"
 
 
+def _font_stack(value: str) -> str:
+    # Templates place it unescaped inside <mj-style>: an escaped quote (&#39;) would void the rule.
+    if re.search(r"[<>{};\\]", value):
+        raise ValueError(f"{value!r} is not a font list; write e.g. Georgia, 'Times New Roman', serif")
+    return value
+
+
+FontStack = Annotated[str, AfterValidator(_font_stack)]
+
+
 class Fonts(_Strict):
-    body: str = "Arial, Helvetica, sans-serif"
-    heading: str = "Arial, Helvetica, sans-serif"
+    body: FontStack = "Arial, Helvetica, sans-serif"
+    heading: FontStack = "Arial, Helvetica, sans-serif"
 
 
 class Logo(_Strict):

@@ -104,13 +104,13 @@ def resolve(fields: tuple[Field, ...], data: Mapping[str, str]) -> tuple[str, ..
     """The value of each field for one recipient: its own value, else the default.
 
     Raises KeyError naming the first field that has neither; the caller turns it into a MergeError
-    that names the recipient.
+    that names the recipient. A built-in field (first_name, …) is never missing, only empty.
     """
     values = []
     for f in fields:
         value = data.get(f.name) or ""
         if not value.strip():
-            if f.default is None and f.name not in data:
+            if f.default is None and f.name not in data and f.name not in BUILTIN_FIELDS:
                 raise KeyError(f.name)
             value = f.default or ""
         values.append(value)

@@ -148,7 +148,10 @@ class Composer:
         if env.reply_to:
             lines.append(_address_header("Reply-To", env.reply_to))
         lines.append(_header("Date", format_datetime(date)))
-        lines.append(_header("List-Id", f"{self.rendered.list_name} <{self.list_id}>"))
+        # Only the name may be encoded: the <list-id> must stay readable for filters (RFC 2919).
+        name = self.rendered.list_name
+        phrase = name if name.isascii() else Header(name, "utf-8").encode(linesep="\r\n")
+        lines.append(f"List-Id: {phrase} <{self.list_id}>".encode("ascii") + CRLF)
         lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF)
         lines.append(b"MIME-Version: 1.0" + CRLF)
         lines.append(f'Content-Type: multipart/alternative; boundary="{self.alt_boundary}"'.encode() + CRLF)

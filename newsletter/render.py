@@ -114,11 +114,27 @@ class _Images:
         return f"cid:{cid}"
 
 
+class _Inliner(Premailer):  # type: ignore[misc]
+    """Premailer that adds width, align, bgcolor … attributes from the styles but keeps MJML's own.
+
+    Premailer overwrites them: an image's `width:100%` style replaced MJML's width="100" attribute,
+    and Outlook sizes images by that attribute alone.
+    """
+
+    def _style_to_basic_html_attributes(
+        self,
+        element: Any,
+        style_content: str,
+        force: bool = False,  # noqa: ARG002 - premailer passes force=True; never overwrite
+    ) -> None:
+        super()._style_to_basic_html_attributes(element, style_content, force=False)
+
+
 def _inline_css(html: str) -> str:
     # strip_important=False: the kept media queries need their !important to win over inline styles.
     # allow_network=False: MJML's web-font <link>s must not be fetched.
     # cssutils would log one warning per mso- property without the raised level.
-    inliner = Premailer(
+    inliner = _Inliner(
         html,
         allow_network=False,
         strip_important=False,
@@ -213,6 +229,13 @@ def _link_line(link: Link | None, strings: Mapping[str, str]) -> list[str]:
     return [f"{link.label or strings['read_more']}: {link.url}"]
 
 
+def _image_link(image: Image | None) -> list[str]:
+    """An image that is a link, in an article or a column: its alt text and address."""
+    if image is None or image.href is None:
+        return []
+    return [f"[{image.alt}] ({image.href})"]
+
+
 def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Tokens) -> str:
     """The text part, written from the model: headings, paragraphs and every link in full."""
     s = layout.config.strings_for(issue.language)
@@ -227,6 +250,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
             _heading(x.title, "-"),
             *([x.kicker] if x.kicker else []),
             markdown.to_text(x.body),
+            *_image_link(x.image),
             *_link_line(x.link, s),
         ],
         Callout: lambda x: [
@@ -241,7 +265,14 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
         ButtonBlock: lambda x: [f"{x.label}: {x.url}"],
         Divider: lambda _: ["-" * 20],
         Columns: lambda x: [
-            "\n\n".join([_heading(c.title, "-"), markdown.to_text(c.body), *_link_line(c.link, s)])
+            "\n\n".join(
+                [
+                    _heading(c.title, "-"),
+                    markdown.to_text(c.body),
+                    *_image_link(c.image),
+                    *_link_line(c.link, s),
+                ]
+            )
             for c in x.columns
         ],
         Events: lambda x: [
