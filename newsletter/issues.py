@@ -19,6 +19,8 @@ from newsletter.errors import IssueError, Problem
 from newsletter.model import SECTION_TYPES, Issue
 
 Loc = tuple[str | int, ...]
+# libyaml's loader when present: ten times faster than the pure-Python one, same marks and results.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,8 @@ def _parse(text: str, file: str) -> tuple[Issue, _Lines]:
     if not text.strip():
         raise IssueError([Problem(file, None, "", "the file is empty; copy an earlier issue to start")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None

@@ -24,6 +24,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from newsletter.errors import LayoutError
 from newsletter.model import LANGUAGES, SECTION_TYPES, Language
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 STRING_KEYS = ("read_more", "view_in_browser", "unsubscribe", "preferences_intro", "events_title")
 
 
@@ -139,7 +141,7 @@ def load(root: Path, name: str) -> Layout:
         known = ", ".join(available(root)) or "none"
         raise LayoutError(f"unknown layout {name!r}: no {config_file} (layouts here: {known})")
     try:
-        raw = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        raw = yaml.load(config_file.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a safe loader
         config = LayoutConfig.model_validate(raw)
     except yaml.YAMLError as e:
         raise LayoutError(f"{config_file}: not valid YAML: {e}") from None

@@ -17,6 +17,25 @@ from newsletter.render import render
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+_LAYOUTS: dict[tuple[Path, str], tuple[tuple[int, ...], Layout]] = {}
+
+
+def _cached_layout(root: Path, name: str) -> Layout:
+    """A layout loaded once and reused while its files are unchanged.
+
+    Loading compiles the Jinja2 templates anew, most of a render's time; a preview or a dispatch
+    renders the same layout over and over.
+    """
+    folder = (root / name).resolve()
+    stamp = tuple(p.stat().st_mtime_ns for p in sorted(folder.rglob("*")) if p.is_file())
+    cached = _LAYOUTS.get((folder, name))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    layout = layouts.load(root, name)
+    _LAYOUTS[(folder, name)] = (stamp, layout)
+    return layout
+
+
 @dataclass(frozen=True)
 class Project:
     issues_dir: Path = Path("issues")
@@ -42,7 +61,7 @@ class Project:
             raise IssueError(
                 [loaded.problem(("layout",), f"unknown layout {name!r}; choose one of: {known}")]
             )
-        return layouts.load(root, name)
+        return _cached_layout(root, name)
 
     def render(self, path: Path) -> tuple[LoadedIssue, Rendered]:
         """Load, validate and render an issue file; every kind of mistake raises a NewsletterError."""
