@@ -23,8 +23,8 @@ demo: setup
 	@echo "Open build/2026-01.html in a browser to see the sample issue; the dry run's messages are in outbox/2026-01/."
 
 lint: setup
-	$(BIN)/ruff format --check newsletter tests benchmarks
-	$(BIN)/ruff check newsletter tests benchmarks
+	$(BIN)/ruff format --check newsletter tests benchmarks scripts
+	$(BIN)/ruff check newsletter tests benchmarks scripts
 	$(BIN)/mypy newsletter
 	$(BIN)/lint-imports
 
