@@ -70,6 +70,7 @@ def to_text(text: str) -> str:
     blocks: list[tuple[bool, str]] = []  # (is a list item, text)
     numbers: list[int | None] = []  # per open list: None for bullets, else the last number used
     marker = ""
+    list_ends: set[int] = set()  # blocks that end a list: a blank line after them, even before a list
     for tok in _md.parse(text):
         if tok.type == "bullet_list_open":
             numbers.append(None)
@@ -77,6 +78,8 @@ def to_text(text: str) -> str:
             numbers.append(int(tok.attrs.get("start", 1) or 1) - 1)
         elif tok.type in ("bullet_list_close", "ordered_list_close"):
             numbers.pop()
+            if not numbers:
+                list_ends.add(len(blocks) - 1)
         elif tok.type == "list_item_open":
             last = numbers[-1]
             if last is None:
@@ -99,9 +102,9 @@ def to_text(text: str) -> str:
             blocks.append((False, "-" * 20))
     out = ""
     previous_item = False
-    for is_item, block in blocks:
+    for i, (is_item, block) in enumerate(blocks):
         if out:
-            out += "\n" if is_item and previous_item else "\n\n"
+            out += "\n" if is_item and previous_item and i - 1 not in list_ends else "\n\n"
         out += block
         previous_item = is_item
     return out

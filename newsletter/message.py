@@ -14,6 +14,7 @@ import datetime as dt
 import email.policy
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
@@ -47,7 +48,9 @@ class Envelope:
     def list_id_for(self, list_name: str) -> str:
         if self.list_id:
             return self.list_id
-        label = "".join(c if c.isalnum() else "-" for c in list_name.lower()).strip("-")
+        # ASCII only (RFC 2919): accents dropped ("Région" → "region"), anything else a hyphen.
+        ascii_name = unicodedata.normalize("NFKD", list_name.lower()).encode("ascii", "ignore").decode()
+        label = "".join(c if c.isalnum() else "-" for c in ascii_name).strip("-")
         return f"{label or 'newsletter'}.{self.domain}"
 
 
