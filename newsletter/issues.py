@@ -155,7 +155,8 @@ def _parse(text: str, file: str) -> tuple[Issue, _Lines]:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
+        # libyaml puts an error at the end of the file on the line after the last one.
+        line = min(mark.line + 1, max(text.count("\n"), 1)) if mark else None
         what = " ".join(x for x in (e.context, e.problem) if x)
         raise IssueError([Problem(file, line, "", f"not valid YAML: {what}")]) from None
     except yaml.YAMLError as e:

@@ -190,6 +190,7 @@ class Composer:
         unsubscribe = self.unsubscribe_url(recipient.email)
         data = recipient.merge_data()
         data["unsubscribe_url"] = unsubscribe
+        data["view_url"] = rendered.view_url or ""
         try:
             values = resolve(rendered.fields, data)
         except KeyError as e:
@@ -203,7 +204,7 @@ class Composer:
         list_unsubscribe = f"<{unsubscribe}>"
         if self.envelope.unsubscribe_mailto:
             list_unsubscribe += f", <mailto:{self.envelope.unsubscribe_mailto}?subject=unsubscribe>"
-        subject = self.subject_prefix + rendered.subject.fill(values)
+        subject = (self.subject_prefix + rendered.subject.fill(values)).strip()
         head = (
             self._fixed_head
             + f"To: {to}\r\nMessage-ID: {mid}\r\n".encode("ascii")

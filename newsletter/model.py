@@ -277,6 +277,7 @@ class Rendered:
     fields: tuple[MergeField, ...]
     images: tuple[InlineImage, ...]
     list_name: str
+    view_url: str | None = None
 
     def sample_html(self, values: dict[str, str]) -> str:
         """The HTML with every merge field filled from `values` or its default (for previews)."""

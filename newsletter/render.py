@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import mjml
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 from premailer import Premailer
 
@@ -130,6 +132,16 @@ class _Inliner(Premailer):  # type: ignore[misc]
         super()._style_to_basic_html_attributes(element, style_content, force=False)
 
 
+@pass_context
+def _markdown_filter(context: Context, text: str) -> Markup:
+    return Markup(markdown.to_html(text, context["link_style"]))  # noqa: S704 - raw HTML is off
+
+
+@pass_context
+def _date_filter(context: Context, day: dt.date) -> str:
+    return format_date(day, context["lang"])
+
+
 def _inline_css(html: str) -> str:
     # strip_important=False: the kept media queries need their !important to win over inline styles.
     # allow_network=False: MJML's web-font <link>s must not be fetched.
@@ -172,18 +184,16 @@ def render(
     merged = Issue.model_validate(_tokenize(issue.model_dump(), tokens))
     strings = layout.config.strings_for(issue.language)
     images = _Images(assets or {}, layout, asset_base_url)
-    link_style = f"color:{layout.config.brand.accent};text-decoration:underline;"
-
-    def md(text: str) -> Markup:
-        return Markup(markdown.to_html(text, link_style))  # noqa: S704 - raw HTML is off
 
     def image_url(image: Image) -> str:
         return images.url(image.src)
 
     logo_url = images.url(layout.config.logo.src, from_layout=True) if layout.config.logo else None
-    layout.env.filters["markdown"] = md
-    layout.env.filters["date"] = lambda d: format_date(d, issue.language)
+    # The filters read what differs per render from the context: a cached layout is shared.
+    layout.env.filters["markdown"] = _markdown_filter
+    layout.env.filters["date"] = _date_filter
     context = {
+        "link_style": f"color:{layout.config.brand.accent};text-decoration:underline;",
         "issue": merged,
         "slug": slug,
         "lang": issue.language,
@@ -216,6 +226,7 @@ def render(
         fields=tuple(tokens.fields),
         images=tuple(images.inline[k] for k in sorted(images.inline)),
         list_name=layout.config.list_name,
+        view_url=view_url,
     )
 
 
