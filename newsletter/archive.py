@@ -13,7 +13,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.issues import LoadedIssue
-from newsletter.merge import escape_html
+from newsletter.merge import EXPRESSION, escape_html
 from newsletter.model import Rendered
 from newsletter.project import Project
 
@@ -29,12 +29,20 @@ class Page:
     file: Path
 
 
-def public_html(rendered: Rendered, unsubscribe_page: str) -> str:
-    """The email for the web: no personal values, no working unsubscribe token."""
-    values = tuple(
+def _public_values(rendered: Rendered, unsubscribe_page: str) -> tuple[str, ...]:
+    return tuple(
         unsubscribe_page if f.name == "unsubscribe_url" else (f.default or "") for f in rendered.fields
     )
-    return rendered.html.fill(values, escape_html)
+
+
+def public_html(rendered: Rendered, unsubscribe_page: str) -> str:
+    """The email for the web: no personal values, no working unsubscribe token."""
+    return rendered.html.fill(_public_values(rendered, unsubscribe_page), escape_html)
+
+
+def _public_text(text: str) -> str:
+    """An issue's own text (its preheader) with every merge field at its default."""
+    return EXPRESSION.sub(lambda m: m["default"] or "", text)
 
 
 def build(
@@ -51,6 +59,9 @@ def build(
         asset_base_url=ASSETS,
         archive_url=None,
     )
+    if not issues:
+        # Before anything is written: an empty site folder would look like a published archive.
+        raise NewsletterError("no issue to publish: nothing has been sent yet (try --include-ready)")
     out.mkdir(parents=True, exist_ok=True)
     pages: list[Page] = []
     brand = None
@@ -61,7 +72,9 @@ def build(
         _copy_images(loaded, web, out)
         layout = web.layout(loaded)
         brand = brand or layout.config
-        pages.append(Page(loaded.slug, loaded.issue.subject, loaded.issue.preheader, date, target))
+        # The index shows subject and preheader as a reader without a name would see them.
+        subject = rendered.subject.fill(_public_values(rendered, unsubscribe_page))
+        pages.append(Page(loaded.slug, subject, _public_text(rendered.preheader), date, target))
     pages.sort(key=lambda p: (p.date, p.slug), reverse=True)
     if brand is None:
         raise NewsletterError("no issue to publish: nothing has been sent yet (try --include-ready)")

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.errors import NewsletterError
 from newsletter.issues import LoadedIssue
-from newsletter.merge import escape_html
+from newsletter.merge import EXPRESSION, escape_html
 from newsletter.model import SAMPLE_RECIPIENT, Recipient, Rendered
 from newsletter.project import Project
 from newsletter.render import GMAIL_CLIP_BYTES
@@ -71,7 +71,7 @@ class Preview:
         self.snapshot = Snapshot()
         self.changed = threading.Condition()
         self._stop = threading.Event()
-        self._stamps: dict[Path, int] = {}
+        self._stamps: dict[Path, tuple[int, int]] = {}
         self.refresh()
 
     # -- what is watched ---------------------------------------------------------------------
@@ -94,13 +94,16 @@ class Preview:
                 if candidate.is_file():
                     yield candidate
 
-    def _scan(self) -> dict[Path, int]:
-        stamps: dict[Path, int] = {}
+    def _scan(self) -> dict[Path, tuple[int, int]]:
+        # The size too: a save truncates, then writes, often within one tick of the file system's
+        # clock; a scan between the two would otherwise leave the empty file as the last render.
+        stamps: dict[Path, tuple[int, int]] = {}
         for path in self.watched():
             try:
-                stamps[path] = path.stat().st_mtime_ns
+                info = path.stat()
             except OSError:
                 continue
+            stamps[path] = (info.st_mtime_ns, info.st_size)
         return stamps
 
     # -- rendering ---------------------------------------------------------------------------
@@ -150,6 +153,11 @@ class Preview:
         data["unsubscribe_url"] = PREVIEW_UNSUBSCRIBE
         return tuple(data.get(f.name) or f.default or "" for f in rendered.fields)
 
+    def preheader(self, rendered: Rendered, recipient: Recipient) -> str:
+        # `Rendered.preheader` is the issue's text, merge fields and all (the HTML has them filled).
+        data = recipient.merge_data()
+        return EXPRESSION.sub(lambda m: data.get(m["name"]) or m["default"] or "", rendered.preheader)
+
     def email_html(self, index: int) -> str | None:
         rendered = self.snapshot.rendered
         if rendered is None:
@@ -177,7 +185,7 @@ class Preview:
             "file": str(self.path),
             "from": self.sender,
             "subject": subject,
-            "preheader": rendered.preheader if rendered else "",
+            "preheader": self.preheader(rendered, self.recipient(index)) if rendered else "",
             "size": size,
             "limit": GMAIL_CLIP_BYTES,
             "recipients": [f"{r.name or r.first_name or '(geen naam)'} <{r.email}>" for r in self.recipients],
@@ -350,8 +358,12 @@ def make_handler(preview: Preview) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
+            # The current version first: a change between the page's first fetch and this connection
+            # (or while EventSource reconnected) would otherwise go unseen until the next save.
             version = preview.snapshot.version
             try:
+                self.wfile.write(f"data: {version}\n\n".encode())
+                self.wfile.flush()
                 while not preview.stopped:
                     now = preview.wait_for_change(version, timeout=10)
                     if now != version:
