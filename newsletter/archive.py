@@ -13,7 +13,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.issues import LoadedIssue
-from newsletter.merge import EXPRESSION, escape_html
+from newsletter.merge import escape_html
 from newsletter.model import Rendered
 from newsletter.project import Project
 
@@ -40,11 +40,6 @@ def public_html(rendered: Rendered, unsubscribe_page: str) -> str:
     return rendered.html.fill(_public_values(rendered, unsubscribe_page), escape_html)
 
 
-def _public_text(text: str) -> str:
-    """An issue's own text (its preheader) with every merge field at its default."""
-    return EXPRESSION.sub(lambda m: m["default"] or "", text)
-
-
 def build(
     project: Project,
     issues: list[tuple[Path, str]],
@@ -65,16 +60,19 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     pages: list[Page] = []
     brand = None
+    language = "nl"
     for path, date in issues:
         loaded, rendered = web.render(path)
         target = out / f"{loaded.slug}.html"
         target.write_text(public_html(rendered, unsubscribe_page), encoding="utf-8")
         _copy_images(loaded, web, out)
         layout = web.layout(loaded)
-        brand = brand or layout.config
+        if brand is None:
+            brand, language = layout.config, loaded.issue.language
         # The index shows subject and preheader as a reader without a name would see them.
-        subject = rendered.subject.fill(_public_values(rendered, unsubscribe_page))
-        pages.append(Page(loaded.slug, subject, _public_text(rendered.preheader), date, target))
+        values = _public_values(rendered, unsubscribe_page)
+        subject = rendered.subject.fill(values)
+        pages.append(Page(loaded.slug, subject, rendered.preheader.fill(values), date, target))
     pages.sort(key=lambda p: (p.date, p.slug), reverse=True)
     if brand is None:
         raise NewsletterError("no issue to publish: nothing has been sent yet (try --include-ready)")
@@ -85,7 +83,7 @@ def build(
     )
     title = html.escape(brand.list_name)
     index = f"""<!DOCTYPE html>
-<html lang="nl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
 body {{ margin: 0; background: {brand.brand.background}; color: {brand.brand.text}; font-family: {brand.fonts.body}; }}

@@ -271,7 +271,7 @@ class Rendered:
     slug: str
     language: Language
     subject: Plan
-    preheader: str
+    preheader: Plan
     html: Plan
     text: Plan
     fields: tuple[MergeField, ...]

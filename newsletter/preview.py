@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.errors import NewsletterError
 from newsletter.issues import LoadedIssue
-from newsletter.merge import EXPRESSION, escape_html
+from newsletter.merge import escape_html
 from newsletter.model import SAMPLE_RECIPIENT, Recipient, Rendered
 from newsletter.project import Project
 from newsletter.render import GMAIL_CLIP_BYTES
@@ -116,6 +116,9 @@ class Preview:
             snapshot.loaded, snapshot.rendered = self.project.render(self.path)
         except NewsletterError as e:
             snapshot.errors = e.lines()
+        except Exception as e:  # noqa: BLE001 - a bug must not stop the preview: show it and go on
+            snapshot.errors = [f"{self.path}: unexpected error while rendering: {type(e).__name__}: {e}"]
+        if snapshot.errors:
             # Keep showing the last good email under the error, as an editor would.
             snapshot.loaded = self.snapshot.loaded
             snapshot.rendered = self.snapshot.rendered
@@ -154,9 +157,7 @@ class Preview:
         return tuple(data.get(f.name) or f.default or "" for f in rendered.fields)
 
     def preheader(self, rendered: Rendered, recipient: Recipient) -> str:
-        # `Rendered.preheader` is the issue's text, merge fields and all (the HTML has them filled).
-        data = recipient.merge_data()
-        return EXPRESSION.sub(lambda m: data.get(m["name"]) or m["default"] or "", rendered.preheader)
+        return rendered.preheader.fill(self.values(rendered, recipient))
 
     def email_html(self, index: int) -> str | None:
         rendered = self.snapshot.rendered
@@ -261,7 +262,11 @@ PAGE = """<!DOCTYPE html>
 const $ = (id) => document.getElementById(id);
 let recipient = 0, version = -1;
 function fit(frame) {
-  try { frame.style.height = frame.contentDocument.documentElement.scrollHeight + "px"; } catch (e) {}
+  // A frame that loads while the text tab hides it measures 0: keep its size, fit it when shown.
+  try {
+    const height = frame.contentDocument.documentElement.scrollHeight;
+    if (height > 0) { frame.style.height = height + "px"; }
+  } catch (e) {}
 }
 for (const id of ["desktop", "phone"]) { $(id).addEventListener("load", () => fit($(id))); }
 async function update() {
@@ -291,7 +296,8 @@ async function update() {
 }
 $("recipient").addEventListener("change", (e) => { recipient = Number(e.target.value); version = -1; update(); });
 $("tab-html").addEventListener("click", () => { document.body.classList.remove("text");
-  $("tab-html").classList.add("on"); $("tab-text").classList.remove("on"); });
+  $("tab-html").classList.add("on"); $("tab-text").classList.remove("on");
+  fit($("desktop")); fit($("phone")); });
 $("tab-text").addEventListener("click", () => { document.body.classList.add("text");
   $("tab-text").classList.add("on"); $("tab-html").classList.remove("on"); });
 const events = new EventSource("/events");

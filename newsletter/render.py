@@ -220,7 +220,7 @@ def render(
         slug=slug,
         language=issue.language,
         subject=Plan.compile(merged.subject),
-        preheader=issue.preheader,
+        preheader=Plan.compile(merged.preheader),
         html=Plan.compile(html),
         text=Plan.compile(text),
         fields=tuple(tokens.fields),
