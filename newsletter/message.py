@@ -133,6 +133,7 @@ class Composer:
         self.rendered = rendered
         self.envelope = envelope
         self.list_id = envelope.list_id_for(rendered.list_name)
+        self.domain = envelope.domain
         self.subject_prefix = ""
         seed = hashlib.sha256(
             "".join(rendered.html.literals).encode() + "".join(rendered.text.literals).encode()
@@ -199,7 +200,7 @@ class Composer:
                 f"recipient has no {e.args[0]!r}; add the column or write "
                 f"{{{{ {e.args[0]} | default('…') }}}}"
             ) from None
-        mid = message_id(rendered.slug, self.list_id, recipient.email, self.envelope.domain)
+        mid = message_id(rendered.slug, self.list_id, recipient.email, self.domain)
         to = formataddr((recipient.name or recipient.first_name, recipient.email), charset="utf-8")
         list_unsubscribe = f"<{unsubscribe}>"
         if self.envelope.unsubscribe_mailto:
