@@ -25,7 +25,7 @@ from newsletter.ledger import Counts, Ledger
 from newsletter.message import Envelope
 from newsletter.model import Issue
 from newsletter.project import Project
-from newsletter.schedule import is_due, send_time
+from newsletter.schedule import is_due, reached, send_time
 from newsletter.send.base import Sender, SendFailure
 
 Log = Callable[[str, dict[str, Any]], None]
@@ -51,9 +51,15 @@ class DispatchResult:
 
 
 def _clock_from(now: dt.datetime) -> Callable[[], dt.datetime]:
-    """A clock that starts at `now` (real or given with --now) and runs on in real time."""
+    """A clock that starts at `now` (real or given with --now) and runs on in real time.
+
+    The elapsed time is added in UTC: added to a local time it is wall-clock arithmetic, an hour off
+    when the run crosses the change to or from summer time.
+    """
     start = time.monotonic()
-    return lambda: now + dt.timedelta(seconds=time.monotonic() - start)
+    origin = now.astimezone(dt.UTC)
+    zone = now.tzinfo
+    return lambda: (origin + dt.timedelta(seconds=time.monotonic() - start)).astimezone(zone)
 
 
 def dispatch(
@@ -75,10 +81,6 @@ def dispatch(
         clock = _clock_from(now)
         budget = config.max_messages
         for path in project.issue_files():
-            if budget is not None and budget <= 0:
-                log("max", {"message": "--max reached; the next run continues"})
-                result.exit_code = max(result.exit_code, 1)
-                break
             code, used = _dispatch_one(project, ledger, config, path, clock, log, budget, sleep, result)
             result.exit_code = max(result.exit_code, code)
             if budget is not None:
@@ -113,6 +115,10 @@ def _dispatch_one(
         if delivery.reported_at is None and config.report_to:
             _report(ledger, config, slug, issue, clock, log)
         return 0, 0
+    if budget is not None and budget <= 0:
+        # Checked only for an issue with work left: a --max used up exactly is not "pending".
+        log("max", {"issue": slug, "message": "--max reached; the next run continues"})
+        return 1, 0
     try:
         prepared = campaign.prepare(
             project,
@@ -278,5 +284,5 @@ def _state(
         return IssueState(slug, state, subject, due, counts, delivery.finished_at)
     if issue is None or issue.status == "draft":
         return IssueState(slug, "draft", subject, due, None, None)
-    state = "due" if due is not None and due <= now else "scheduled"
+    state = "due" if due is not None and reached(due, now) else "scheduled"
     return IssueState(slug, state, subject, due, None, None)

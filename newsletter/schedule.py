@@ -14,7 +14,8 @@ DEFAULT_TIMEZONE = "Europe/Brussels"
 def timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the database such as "Europe" (IsADirectoryError), or an unreadable file.
         raise ConfigError(
             f"NEWSLETTER_TIMEZONE={name!r} is not a known time zone; use e.g. {DEFAULT_TIMEZONE}"
         ) from None
@@ -32,7 +33,14 @@ def send_time(issue: Issue, tz: dt.tzinfo) -> dt.datetime | None:
 def is_due(issue: Issue, now: dt.datetime, tz: dt.tzinfo) -> bool:
     """Only a `ready` issue whose send time has come is ever sent by the scheduler."""
     when = send_time(issue, tz)
-    return issue.status == "ready" and when is not None and when <= now
+    return issue.status == "ready" and when is not None and reached(when, now)
+
+
+def reached(when: dt.datetime, now: dt.datetime) -> bool:
+    """`when <= now` as instants. Python compares two times of the same zone by their wall clock,
+    ignoring `fold`: 02:30 (summer time) would come after 02:10 (winter time) in the hour that
+    repeats when the clocks go back."""
+    return when.astimezone(dt.UTC) <= now.astimezone(dt.UTC)
 
 
 def parse_time(text: str, tz: dt.tzinfo) -> dt.datetime:
