@@ -156,6 +156,15 @@ def _dispatch_one(
     for warning in prepared.warnings:
         log("warning", {"issue": slug, "message": warning})
     counts = report.counts
+    if report.recovered:
+        log(
+            "recovered",
+            {
+                "issue": slug,
+                "count": report.recovered,
+                "message": "messages in flight when an earlier run stopped; resent once, same Message-ID",
+            },
+        )
     log("progress", {"issue": slug, **_counts(counts), "stopped": report.stopped})
     result.delivered.append(slug)
     if counts.complete:
