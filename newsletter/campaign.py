@@ -114,15 +114,16 @@ def send_test(
 ) -> RunReport:
     """The issue to `addresses` only, subject prefixed [TEST], personalised as the first audience row."""
     first = campaign.audience.recipients[0]
-    people = []
+    people: dict[str, Recipient] = {}
     for address in addresses:
         try:
             checked = recipients.check_address(address)
         except ValueError as e:
             raise AudienceError(f"--test {address}: not a valid address: {e}") from None
-        people.append(replace(first, email=checked))
+        # The same address twice (in any case) gets one message, as in the ledger.
+        people.setdefault(checked.lower(), replace(first, email=checked))
     opts = replace(options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None)
-    return _throwaway(campaign, sender, people, opts, on_event)
+    return _throwaway(campaign, sender, list(people.values()), opts, on_event)
 
 
 def _throwaway(

@@ -7,6 +7,8 @@ sleep are parameters, so every path can be tested without waiting or a network.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
 import queue
 import random
@@ -51,30 +53,54 @@ class Rate:
 
 
 class Limiter:
-    """One limiter for all connections: sends are spaced evenly, never faster than the rate.
+    """One limiter for all connections: never more than `count` messages in any `period` at the server.
 
-    Even spacing (no bursts) keeps any window of `period` seconds at or under `count` as the server
-    measures it; the 1 % margin absorbs the jitter between our clock and the server's.
+    Sends are spaced evenly (no bursts), with a 1 % margin. Spacing alone holds only while every
+    message takes as long to reach the server as the one before; a busy machine or network breaks
+    that. So a send also waits while `count` others are in flight or ended less than `period` ago:
+    the server receives a message after we start sending it and before we hear its reply, hence no
+    window of `period` at the server holds more than `count`, whatever the delays. Every `acquire()`
+    is paired with a `release()` when that send is over, however it ended.
     """
 
     def __init__(self, rate: Rate | None, *, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:  # fmt: skip
+        self.rate = rate
         self.interval = rate.period / rate.count * 1.01 if rate else 0.0
         self._monotonic = monotonic
         self._sleep = sleep
         self._next = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while waiting for a turn: turns go in order
+        self._state = threading.Lock()  # guards the counts, which release() changes meanwhile
+        self._in_flight = 0
+        self._ended: collections.deque[float] = collections.deque()
 
     def acquire(self) -> None:
-        if not self.interval:
+        if self.rate is None:
             return
+        count, period = self.rate.count, self.rate.period
         with self._lock:
             now = self._monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-            # Sleeping inside the lock keeps the order of the slots the order of the sends.
-            if slot > now:
-                self._sleep(slot - now)
+            if self._next > now:
+                self._sleep(self._next - now)
+            while True:
+                now = self._monotonic()
+                with self._state:
+                    while self._ended and self._ended[0] <= now - period:
+                        self._ended.popleft()
+                    if self._in_flight + len(self._ended) < count:
+                        self._in_flight += 1
+                        break
+                    wait = self._ended[0] + period - now if self._ended else 0.01
+                self._sleep(wait)
+            self._next = now + self.interval
+
+    def release(self) -> None:
+        if self.rate is None:
+            return
+        with self._state:
+            self._in_flight -= 1
+            self._ended.append(self._monotonic())
 
 
 @dataclass(frozen=True)
@@ -204,10 +230,15 @@ class _Run:
             try:
                 if connection is None:
                     connection, used = self.sender.connect(), 0
-                self.limiter.acquire()
                 outgoing = self.composer.compose(row.recipient)
-                self.ledger.mark_sending(self.issue, email, outgoing.message_id, self.clock())
-                reply = connection.send(self.envelope_from, email, outgoing.data)
+                # Composing takes a varying while: wait for the slot after it, just before the message
+                # goes out, so the server sees the messages as evenly spaced as the limiter made them.
+                self.limiter.acquire()
+                try:
+                    self.ledger.mark_sending(self.issue, email, outgoing.message_id, self.clock())
+                    reply = connection.send(self.envelope_from, email, outgoing.data)
+                finally:
+                    self.limiter.release()
             except MergeError as e:
                 self.ledger.mark(self.issue, email, "failed", str(e), self.clock())
                 self._count("failed", (email, str(e)))
@@ -223,6 +254,13 @@ class _Run:
                 self._count("unknown")
                 self._event("unknown", email, str(e.reply))
                 return self._after_send(connection, used, True)
+            except SendError as e:
+                # The server refuses us as a whole (e.g. the From address) before taking this message:
+                # not in doubt, so not left `sending` for the next run to count as handed over.
+                status = "unknown" if row.status == "unknown" else "pending"
+                self.ledger.mark(self.issue, email, status, str(e), self.clock(), ambiguous=False)
+                _close_quietly(connection)
+                raise
             except Temporary as e:
                 if connection is not None and e.connection_lost:
                     connection.close()
@@ -237,6 +275,10 @@ class _Run:
                     continue
                 self._event("pending", email, str(e.reply))
                 return connection, used
+            except BaseException:
+                # The worker only learns of connections this method returns: close it before leaving.
+                _close_quietly(connection)
+                raise
             self.ledger.mark(self.issue, email, "sent", str(reply), self.clock())
             self._count("sent")
             self._event("sent", email, str(reply))
@@ -251,6 +293,13 @@ class _Run:
             connection.close()
             return None, 0
         return connection, used
+
+
+def _close_quietly(connection: Connection | None) -> None:
+    if connection is not None:
+        # Closing twice is harmless: the worker closes the connection it holds when it stops.
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 def deliver(
@@ -275,6 +324,7 @@ def deliver(
     issue = composer.rendered.slug
     report = RunReport(issue=issue)
     report.recovered = ledger.recover(issue, clock())
+    ledger.skip_suppressed(issue, clock())
     budget = options.limit
     if options.daily_limit is not None:
         left_today = max(0, options.daily_limit - ledger.sent_since(clock() - dt.timedelta(days=1)))

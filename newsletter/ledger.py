@@ -133,11 +133,15 @@ class Ledger:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"{path}: cannot use the ledger database: {e}") from None
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL sync survives a process crash; only a power loss may lose the last commits.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
+            self._db.close()
             raise LedgerError(f"{path}: cannot use the ledger database: {e}") from None
         self._mutex = threading.Lock()
 
@@ -257,6 +261,20 @@ class Ledger:
                 "UPDATE recipients SET status = 'unknown', ambiguous = ambiguous + 1, updated_at = ?, "
                 "last_reply = 'interrupted after the message may have been handed over' "
                 "WHERE issue = ? AND status = 'sending'",
+                (_iso(now), issue),
+            )
+            return cur.rowcount
+
+    def skip_suppressed(self, issue: str, now: dt.datetime) -> int:
+        """Mark `skipped` the open rows of addresses suppressed since the snapshot; how many.
+
+        Without this they would stay pending forever and the delivery would never be complete.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE recipients SET status = 'skipped', last_reply = 'suppressed', updated_at = ? "
+                "WHERE issue = ? AND status IN ('pending', 'unknown') "
+                "AND email_key IN (SELECT email_key FROM suppressions)",
                 (_iso(now), issue),
             )
             return cur.rowcount

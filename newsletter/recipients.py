@@ -89,8 +89,10 @@ def parse(text: str, source: str = "<recipients>") -> Audience:
     extra = [(i, _field_name(h)) for i, h in enumerate(header) if i not in (email_at, first_at, name_at)]
     audience = Audience(source=source, columns=tuple(_field_name(h) for h in header))
     seen: dict[str, int] = {}
+    end = reader.line_num
     for row in reader:
-        line = reader.line_num
+        # A quoted field may span lines: report the line the row starts on, where an editor shows it.
+        line, end = end + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         cells = [*row, *([""] * (len(header) - len(row)))]
