@@ -25,6 +25,7 @@ from newsletter.message import Composer
 from newsletter.send.base import Ambiguous, Connection, Permanent, Sender, Temporary
 
 Clock = Callable[[], dt.datetime]
+Held = tuple[str, str] | None  # (address, reply) accepted by the server, not yet in the ledger
 Sleep = Callable[[float], None]
 
 UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
@@ -206,54 +207,83 @@ class _Run:
     def worker(self, rows: queue.Queue[Row | None]) -> None:
         connection: Connection | None = None
         used = 0
+        held: Held = None
         try:
             while not self.stop.is_set():
                 row = rows.get()
                 if row is None:
-                    return
-                connection, used = self._deliver_one(row, connection, used)
+                    break
+                connection, used, held = self._deliver_one(row, connection, used, held)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread, which re-raises it
             self.fatal = e
             self.stop.set()
         finally:
-            if connection is not None:
-                connection.close()
+            try:
+                self._record_sent(held)
+            finally:
+                if connection is not None:
+                    connection.close()
+                if self.stop.is_set():
+                    # The feeder may be waiting for room in the queue: make some.
+                    with contextlib.suppress(queue.Empty):
+                        while True:
+                            rows.get_nowait()
+
+    def _record_sent(self, held: Held) -> None:
+        if held is not None:
+            self.ledger.mark(self.issue, held[0], "sent", held[1], self.clock())
 
     def _deliver_one(
-        self, row: Row, connection: Connection | None, used: int
-    ) -> tuple[Connection | None, int]:
+        self, row: Row, connection: Connection | None, used: int, held: Held
+    ) -> tuple[Connection | None, int, Held]:
+        """Send one row's message, retrying what may work later.
+
+        `held` is the previous message of this connection, accepted but not yet recorded: it is
+        recorded in the same commit that marks this one as sending, unless something may take a
+        while first (a new connection, a wait for the rate limit), when it is recorded at once.
+        """
         email = row.recipient.email
         self._count("attempted")
+        if connection is None or self.limiter.rate is not None:
+            self._record_sent(held)
+            held = None
         for attempt in range(1, self.options.backoff.attempts + 1):
             if self.stop.is_set():
                 break
+            connecting = connection is None
             try:
                 if connection is None:
                     connection, used = self.sender.connect(), 0
+                connecting = False
                 outgoing = self.composer.compose(row.recipient)
                 # Composing takes a varying while: wait for the slot after it, just before the message
                 # goes out, so the server sees the messages as evenly spaced as the limiter made them.
                 self.limiter.acquire()
                 try:
-                    self.ledger.mark_sending(self.issue, email, outgoing.message_id, self.clock())
+                    self.ledger.mark_sending(
+                        self.issue, email, outgoing.message_id, self.clock(), sent_before=held
+                    )
+                    held = None
                     reply = connection.send(self.envelope_from, email, outgoing.data)
                 finally:
                     self.limiter.release()
             except MergeError as e:
+                self._record_sent(held)
+                held = None
                 self.ledger.mark(self.issue, email, "failed", str(e), self.clock())
                 self._count("failed", (email, str(e)))
                 self._event("failed", email, str(e))
-                return connection, used
+                return connection, used, None
             except Permanent as e:
                 self.ledger.mark(self.issue, email, "failed", str(e.reply), self.clock())
                 self._count("failed", (email, str(e.reply)))
                 self._event("failed", email, str(e.reply))
-                return self._after_send(connection, used, e.connection_lost)
+                return (*self._after_send(connection, used, e.connection_lost), None)
             except Ambiguous as e:
                 self.ledger.mark(self.issue, email, "unknown", str(e.reply), self.clock())
                 self._count("unknown")
                 self._event("unknown", email, str(e.reply))
-                return self._after_send(connection, used, True)
+                return (*self._after_send(connection, used, True), None)
             except SendError as e:
                 # The server refuses us as a whole (e.g. the From address) before taking this message:
                 # not in doubt, so not left `sending` for the next run to count as handed over.
@@ -274,16 +304,25 @@ class _Run:
                     self.sleep(self.options.backoff.delay(attempt, self.rng))
                     continue
                 self._event("pending", email, str(e.reply))
-                return connection, used
+                if connecting:
+                    # Every try to reach the server failed: the others would fare no better now.
+                    with self.lock:
+                        self.report.stopped = f"the mail server cannot be reached ({e.reply})"
+                    self.stop.set()
+                return connection, used, None
             except BaseException:
                 # The worker only learns of connections this method returns: close it before leaving.
                 _close_quietly(connection)
                 raise
-            self.ledger.mark(self.issue, email, "sent", str(reply), self.clock())
             self._count("sent")
             self._event("sent", email, str(reply))
-            return self._after_send(connection, used, False)
-        return connection, used
+            connection, used = self._after_send(connection, used, False)
+            if connection is None:
+                # Closed after its last message: nothing follows on it to carry the record.
+                self.ledger.mark(self.issue, email, "sent", str(reply), self.clock())
+                return None, used, None
+            return connection, used, (email, str(reply))
+        return connection, used, held
 
     def _after_send(
         self, connection: Connection | None, used: int, lost: bool
@@ -293,6 +332,17 @@ class _Run:
             connection.close()
             return None, 0
         return connection, used
+
+
+def _put(rows: queue.Queue[Row | None], row: Row | None, stop: threading.Event | None) -> None:
+    """Queue a row, waiting for room; give up on it once the run is stopping."""
+    while True:
+        try:
+            rows.put(row, timeout=0.1)
+            return
+        except queue.Full:
+            if stop is not None and stop.is_set():
+                return
 
 
 def _close_quietly(connection: Connection | None) -> None:
@@ -332,8 +382,9 @@ def deliver(
             budget = left_today
             if left_today < ledger.counts(issue).open:
                 report.stopped = "daily limit"
-    due = ledger.due(issue, budget)
-    if budget is not None and report.stopped is None and len(due) < ledger.counts(issue).open:
+    due = ledger.count_due(issue)
+    total = due if budget is None else min(due, budget)
+    if budget is not None and report.stopped is None and budget < due:
         report.stopped = "limit"
     run = _Run(
         composer.with_subject_prefix(options.subject_prefix),
@@ -346,18 +397,22 @@ def deliver(
         on_event,
         rng or random.Random(),
         report,
-        len(due),
+        total,
     )
-    rows: queue.Queue[Row | None] = queue.Queue()
-    for row in due:
-        rows.put(row)
-    workers = max(1, min(options.connections, len(due)))
-    for _ in range(workers):
-        rows.put(None)
+    workers = max(1, min(options.connections, total))
+    # Bounded, and filled a page at a time: memory stays flat however large the audience.
+    rows: queue.Queue[Row | None] = queue.Queue(maxsize=4 * workers + 64)
     threads = [threading.Thread(target=run.worker, args=(rows,), daemon=True) for _ in range(workers)]
     for t in threads:
         t.start()
     try:
+        for page in ledger.due_pages(issue, budget):
+            for row in page:
+                _put(rows, row, run.stop)
+            if run.stop.is_set():
+                break
+        for _ in range(workers):
+            _put(rows, None, None)
         for t in threads:
             while t.is_alive():
                 t.join(0.2)

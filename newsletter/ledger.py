@@ -27,7 +27,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,11 +114,12 @@ class Counts:
     failed: int = 0
     unknown: int = 0
     skipped: int = 0
+    unknown_resendable: int = 0  # unknown rows still owed their one resend
 
     @property
     def open(self) -> int:
-        """Recipients who may still get the issue."""
-        return self.pending + self.sending + self.unknown
+        """Recipients who may still get the issue; an unknown row resent once is left to a person."""
+        return self.pending + self.sending + self.unknown_resendable
 
     @property
     def complete(self) -> bool:
@@ -217,7 +218,7 @@ class Ledger:
         subject: str,
         content_hash: str,
         audience_source: str,
-        recipients: Sequence[Recipient],
+        recipients: Iterable[Recipient],
         now: dt.datetime,
     ) -> bool:
         """Snapshot the audience of a new delivery; False (and nothing written) if it already exists."""
@@ -233,7 +234,8 @@ class Ledger:
             db.executemany(
                 "INSERT INTO recipients (issue, position, email, email_key, first_name, name, fields, "
                 "status, last_reply, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+                # A generator: the snapshot of a large audience is not built twice in memory.
+                (
                     (
                         issue,
                         i,
@@ -247,7 +249,7 @@ class Ledger:
                         _iso(now),
                     )
                     for i, r in enumerate(recipients)
-                ],
+                ),
             )
         return True
 
@@ -279,23 +281,44 @@ class Ledger:
             )
             return cur.rowcount
 
-    def due(self, issue: str, limit: int | None = None) -> list[Row]:
+    _DUE = (
+        "FROM recipients WHERE issue = ? AND (status = 'pending' OR (status = 'unknown' AND ambiguous = 1)) "
+        "AND email_key NOT IN (SELECT email_key FROM suppressions)"
+    )
+
+    def due(self, issue: str, limit: int | None = None, *, after: int = -1) -> list[Row]:
         """Who gets the issue in this run: pending rows, and unknown ones not yet resent, in order.
 
         An `unknown` row is resent once (with the same Message-ID); one that became unknown again is
-        left for a person to check, so nobody gets more than one extra copy.
+        left for a person to check, so nobody gets more than one extra copy. `after` and `limit` page
+        through a large audience by position.
         """
         sql = (
             "SELECT position, email, first_name, name, fields, status, attempts, ambiguous, message_id, "
-            "last_reply, sent_at FROM recipients WHERE issue = ? AND (status = 'pending' OR "
-            "(status = 'unknown' AND ambiguous = 1)) AND email_key NOT IN "
-            "(SELECT email_key FROM suppressions) ORDER BY position"
+            f"last_reply, sent_at {self._DUE} AND position > ? ORDER BY position"
         )
-        args: list[object] = [issue]
+        args: list[object] = [issue, after]
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
         return [_row(r) for r in self._query(sql, args)]
+
+    def due_pages(self, issue: str, limit: int | None = None, page: int = 500) -> Iterator[list[Row]]:
+        """`due` a page at a time, so a large delivery never holds every row in memory."""
+        left = limit
+        after = -1
+        while left is None or left > 0:
+            rows = self.due(issue, page if left is None else min(page, left), after=after)
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].position
+            if left is not None:
+                left -= len(rows)
+
+    def count_due(self, issue: str) -> int:
+        ((n,),) = self._query(f"SELECT count(*) {self._DUE}", (issue,))
+        return int(n)
 
     def rows(self, issue: str, status: str | None = None) -> list[Row]:
         sql = (
@@ -313,10 +336,30 @@ class Ledger:
             self._query("SELECT status, count(*) FROM recipients WHERE issue = ? GROUP BY status", (issue,))
         )
         values = {s: int(str(found.get(s, 0))) for s in STATUSES}
-        return Counts(audience=sum(values.values()), **values)
+        ((resendable,),) = self._query(
+            "SELECT count(*) FROM recipients WHERE issue = ? AND status = 'unknown' AND ambiguous = 1",
+            (issue,),
+        )
+        return Counts(audience=sum(values.values()), unknown_resendable=int(resendable), **values)
 
-    def mark_sending(self, issue: str, email: str, message_id: str, now: dt.datetime) -> None:
+    def mark_sending(
+        self,
+        issue: str,
+        email: str,
+        message_id: str,
+        now: dt.datetime,
+        *,
+        sent_before: tuple[str, str] | None = None,
+    ) -> None:
+        """Record that a message is about to be handed over, committed before it is.
+
+        `sent_before` (address, reply) records the previous message of the same connection as sent in
+        the same transaction: one commit per message instead of two, and still never more than one
+        message per connection whose fate the ledger does not know.
+        """
         with self._tx() as db:
+            if sent_before is not None:
+                self._record(db, issue, sent_before[0], "sent", sent_before[1], now, 0)
             db.execute(
                 "UPDATE recipients SET status = 'sending', attempts = attempts + 1, message_id = ?, "
                 "updated_at = ? WHERE issue = ? AND email_key = ?",
@@ -331,14 +374,25 @@ class Ledger:
         `unknown` counts one more ambiguous hand-over unless `ambiguous` is False.
         """
         assert status in STATUSES
-        sent_at = _iso(now) if status == "sent" else None
-        increment = 1 if status == "unknown" and ambiguous else 0
         with self._tx() as db:
-            db.execute(
-                "UPDATE recipients SET status = ?, last_reply = ?, updated_at = ?, "
-                "sent_at = coalesce(?, sent_at), ambiguous = ambiguous + ? WHERE issue = ? AND email_key = ?",
-                (status, reply, _iso(now), sent_at, increment, issue, email.lower()),
-            )
+            self._record(db, issue, email, status, reply, now, 1 if status == "unknown" and ambiguous else 0)
+
+    @staticmethod
+    def _record(
+        db: sqlite3.Connection,
+        issue: str,
+        email: str,
+        status: str,
+        reply: str,
+        now: dt.datetime,
+        increment: int,
+    ) -> None:
+        sent_at = _iso(now) if status == "sent" else None
+        db.execute(
+            "UPDATE recipients SET status = ?, last_reply = ?, updated_at = ?, "
+            "sent_at = coalesce(?, sent_at), ambiguous = ambiguous + ? WHERE issue = ? AND email_key = ?",
+            (status, reply, _iso(now), sent_at, increment, issue, email.lower()),
+        )
 
     def finish(self, issue: str, now: dt.datetime) -> None:
         with self._tx() as db:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime as dt
 import email.policy
 import hashlib
@@ -176,8 +177,9 @@ class Composer:
 
     def with_subject_prefix(self, prefix: str) -> Composer:
         """The same composer for test sends, whose subject starts with e.g. "[TEST] "."""
-        self.subject_prefix = prefix
-        return self
+        twin = copy.copy(self)
+        twin.subject_prefix = prefix
+        return twin
 
     def unsubscribe_url(self, email: str) -> str:
         token = unsubscribe_token(self.envelope.secret, self.list_id, email)

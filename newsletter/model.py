@@ -232,7 +232,7 @@ class Issue(Strict):
         return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipient:
     """One person to send to; `fields` holds the audience file's other columns for merging."""
 

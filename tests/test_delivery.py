@@ -24,7 +24,7 @@ from newsletter.message import Composer, Envelope, parse
 from newsletter.model import Recipient, Rendered
 from newsletter.project import Project
 from newsletter.send.base import Ambiguous, Permanent, Reply, Temporary
-from newsletter.send.memory import MemorySender
+from newsletter.send.memory import MemoryConnection, MemorySender
 
 T0 = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
 ENVELOPE = Envelope(
@@ -513,3 +513,62 @@ def test_deliver_with_a_rate_sends_no_faster_than_it(rendered: Rendered, ledger:
     assert _copies(sender) == Counter(EMAILS)
     # Five sends at 2/second, 0.505 s apart: the fifth starts 2.02 s after the first.
     assert time.now == pytest.approx(4 * 0.505)
+
+
+class LedgerWatchingSender(MemorySender):
+    """A MemorySender that notes, at every hand-over, how many rows the ledger has `sending`."""
+
+    def __init__(self, ledger: Ledger, slug: str) -> None:
+        super().__init__()
+        self.ledger = ledger
+        self.slug = slug
+        self.in_doubt: list[int] = []
+
+    def connect(self) -> MemoryConnection:
+        return WatchedConnection(self)
+
+
+class WatchedConnection(MemoryConnection):
+    def send(self, sender: str, recipient: str, data: bytes) -> Reply:
+        assert isinstance(self.sender, LedgerWatchingSender)
+        self.sender.in_doubt.append(self.sender.ledger.counts(self.sender.slug).sending)
+        return super().send(sender, recipient, data)
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_the_ledger_never_has_more_than_one_message_in_doubt_per_connection(
+    rendered: Rendered, ledger: Ledger, connections: int
+) -> None:
+    people = [Recipient(f"r{i}@example.org") for i in range(60)]
+    sender = LedgerWatchingSender(ledger, rendered.slug)
+    report = _run(rendered, ledger, sender, people, options=Options(connections=connections))
+    assert report.counts.sent == 60
+    assert report.counts.complete
+    assert max(sender.in_doubt) <= connections
+    assert all(row.status == "sent" and row.sent_at for row in ledger.rows(rendered.slug))
+
+
+def test_a_large_audience_is_fed_a_page_at_a_time_and_everyone_is_sent_once(
+    rendered: Rendered, ledger: Ledger
+) -> None:
+    people = [Recipient(f"r{i}@example.org") for i in range(1234)]
+    sender = MemorySender()
+    report = _run(rendered, ledger, sender, people, options=Options(connections=2, limit=1100))
+    assert report.sent == 1100
+    assert report.stopped == "limit"
+    report = _run(rendered, ledger, sender, people, options=Options(connections=2))
+    assert report.sent == 134
+    assert _copies(sender) == Counter(p.email for p in people)
+
+
+def test_a_delivery_whose_only_open_rows_were_resent_once_is_complete(
+    rendered: Rendered, ledger: Ledger
+) -> None:
+    lost = Ambiguous(Reply(0, "connection lost"), connection_lost=True)
+    sender = MemorySender(script={EMAILS[0]: [lost, lost]})
+    _run(rendered, ledger, sender)
+    report = _run(rendered, ledger, sender)
+    assert report.counts.unknown == 1
+    assert report.counts.complete
+    assert ledger.delivery(rendered.slug) is not None
+    assert ledger.delivery(rendered.slug).finished_at is not None  # type: ignore[union-attr]

@@ -196,7 +196,7 @@ def test_login_without_tls_is_refused_before_the_password_goes_out(tls_server: S
     assert tls_server.recorder.logins == []
 
 
-def test_server_that_is_down_leaves_everyone_pending(rendered: Rendered, ledger: Ledger) -> None:
+def test_server_that_is_down_stops_the_run_and_leaves_everyone_pending(rendered: Rendered, ledger: Ledger) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -210,8 +210,12 @@ def test_server_that_is_down_leaves_everyone_pending(rendered: Rendered, ledger:
     )
     assert report.counts == Counts(audience=2, pending=2)
     assert report.exit_code == 1
-    assert len(sleeps) == 6  # 4 tries per recipient, 3 waits each
-    assert all("cannot connect" in (r.last_reply or "") for r in ledger.rows(rendered.slug))
+    # 4 tries for the first recipient, 3 waits; then the run stops instead of trying everyone.
+    assert len(sleeps) == 3
+    assert "cannot be reached" in (report.stopped or "")
+    first, second = ledger.rows(rendered.slug)
+    assert "cannot connect" in (first.last_reply or "")
+    assert second.attempts == 0
 
 
 def test_flaky_server_everyone_accepted_once_refused_ones_failed_with_the_servers_words(
