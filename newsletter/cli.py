@@ -364,6 +364,7 @@ def status(
         typer.echo(f"nothing has been sent yet (no ledger at {settings.db})")
         return
     with _user_errors():
+        tz = timezone(settings.timezone)
         ledger = Ledger(settings.db)
     try:
         slugs = [file.stem] if file else [d.issue for d in ledger.deliveries()]
@@ -385,7 +386,9 @@ def status(
                 continue
             c = ledger.counts(slug)
             finished = (
-                delivery.finished_at.astimezone().strftime("%Y-%m-%d %H:%M") if delivery.finished_at else "-"
+                delivery.finished_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+                if delivery.finished_at
+                else "-"
             )
             table.add_row(
                 slug,
