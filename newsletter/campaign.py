@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -84,7 +84,7 @@ def prepare(
     loaded, rendered = project.render(path)
     source = audience_path(loaded, recipients_file, default_recipients)
     audience = recipients.load(source)
-    if not audience.recipients:
+    if not audience.count:
         raise AudienceError(f"{source}: no usable recipients ({len(audience.skipped)} rows skipped)")
     needed = [f.name for f in rendered.fields if f.default is None and f.name not in BUILTIN_FIELDS]
     missing = [name for name in needed if name not in audience.columns]
@@ -101,7 +101,7 @@ def dry_run(
 ) -> tuple[RunReport, OutboxSender]:
     """Every message built and written as .eml under `outbox/<slug>/`; no network, real ledger untouched."""
     sender = OutboxSender(outbox / campaign.slug)
-    report = _throwaway(campaign, sender, campaign.audience.recipients, options or Options())
+    report = _throwaway(campaign, sender, campaign.audience, options or Options())
     return report, sender
 
 
@@ -113,7 +113,8 @@ def send_test(
     on_event: Callable[[Event], None] = lambda _: None,
 ) -> RunReport:
     """The issue to `addresses` only, subject prefixed [TEST], personalised as the first audience row."""
-    first = campaign.audience.recipients[0]
+    first = campaign.audience.first
+    assert first is not None  # prepare() refuses an audience without recipients
     people: dict[str, Recipient] = {}
     for address in addresses:
         try:
@@ -129,7 +130,7 @@ def send_test(
 def _throwaway(
     campaign: Campaign,
     sender: Sender,
-    people: Sequence[Recipient],
+    people: Iterable[Recipient],
     options: Options,
     on_event: Callable[[Event], None] = lambda _: None,
 ) -> RunReport:
@@ -172,7 +173,7 @@ def send(
             subject=campaign.loaded.issue.subject,
             content_hash=campaign.content_hash(),
             audience_source=campaign.audience.source,
-            recipients=campaign.audience.recipients,
+            recipients=campaign.audience,
             now=clock(),
         )
         if not started:

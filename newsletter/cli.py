@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import sys
 import time
@@ -295,7 +296,7 @@ def send(
             now=dt.datetime.now(dt.UTC),
         )
     _print_skipped(campaign.audience)
-    people = len(campaign.audience.recipients)
+    people = campaign.audience.count
     with _user_errors():
         if dry_run:
             report, outbox = dry_run_send(campaign, settings.outbox, settings.options())
@@ -542,7 +543,7 @@ def _preview_people(file: Path, default: Path | None) -> list[Recipient]:
     try:
         loaded = load_issue(file)
         source = audience_path(loaded, None, default)
-        return load_recipients(source).recipients[:10]
+        return list(itertools.islice(load_recipients(source), 10))
     except NewsletterError:
         return []
 

@@ -138,7 +138,7 @@ def _dispatch_one(
         )
     log(
         "start" if delivery is None else "resume",
-        {"issue": slug, "recipients": len(prepared.audience.recipients)},
+        {"issue": slug, "recipients": prepared.audience.count},
     )
 
     def on_event(event: Event) -> None:

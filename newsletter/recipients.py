@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,12 +37,29 @@ class Skipped:
 
 @dataclass
 class Audience:
-    """The usable recipients of a file, and every row that was skipped with the reason."""
+    """The usable recipients of a file, and every row that was skipped with the reason.
+
+    The recipients are read again from the file's text each time they are iterated, not kept as
+    objects: a send streams them into the ledger, so memory does not grow with the audience.
+    """
 
     source: str
-    recipients: list[Recipient] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    columns: tuple[str, ...] = ()
+    columns: tuple[str, ...]
+    count: int
+    skipped: list[Skipped]
+    first: Recipient | None
+    _text: str = field(repr=False)
+
+    def __iter__(self) -> Iterator[Recipient]:
+        skip = {s.line for s in self.skipped}
+        for line, item in _rows(self._text, self.source, fast=True):
+            if line not in skip and isinstance(item, Recipient):
+                yield item
+
+    @property
+    def recipients(self) -> list[Recipient]:
+        """Every usable recipient, in file order (a list: for small audiences and tests)."""
+        return list(self)
 
 
 def _decode(raw: bytes, source: str) -> str:
@@ -69,15 +87,22 @@ def check_address(address: str) -> str:
     return str(result.ascii_email or result.normalized)
 
 
-def parse(text: str, source: str = "<recipients>") -> Audience:
-    """Read a recipients CSV's text."""
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+@dataclass(frozen=True)
+class _Layout:
+    delimiter: str
+    header: list[str]
+    email_at: int
+    first_at: int | None
+    name_at: int | None
+    extra: list[tuple[int, str]]
+
+
+def _columns(text: str, source: str) -> _Layout:
+    first = text.split("\n", 1)[0]
+    if not first.strip():
         raise AudienceError(f"{source}: empty; the first line names the columns, e.g. email;first_name")
-    first = lines[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
+    header = next(csv.reader(io.StringIO(first, newline=""), delimiter=delimiter))
     names = [h.strip().lower() for h in header]
     email_at = next((i for i, h in enumerate(names) if h in EMAIL_COLUMNS), None)
     if email_at is None:
@@ -87,38 +112,70 @@ def parse(text: str, source: str = "<recipients>") -> Audience:
     first_at = next((i for i, h in enumerate(names) if h in FIRST_NAME_COLUMNS), None)
     name_at = next((i for i, h in enumerate(names) if h in NAME_COLUMNS), None)
     extra = [(i, _field_name(h)) for i, h in enumerate(header) if i not in (email_at, first_at, name_at)]
-    audience = Audience(source=source, columns=tuple(_field_name(h) for h in header))
-    seen: dict[str, int] = {}
+    return _Layout(delimiter, header, email_at, first_at, name_at, extra)
+
+
+def _fast_address(raw: str) -> str:
+    """What check_address gives for an ASCII address it accepted before: the domain lower-cased."""
+    if raw.isascii():
+        local, _, domain = raw.rpartition("@")
+        return f"{local}@{domain.lower()}"
+    return check_address(raw)
+
+
+def _rows(text: str, source: str, *, fast: bool) -> Iterator[tuple[int, Recipient | Skipped]]:
+    """Each data row as (line, Recipient) or (line, Skipped); `fast` for rows checked before."""
+    layout = _columns(text, source)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+    next(reader)
+    width = len(layout.header)
     end = reader.line_num
     for row in reader:
         # A quoted field may span lines: report the line the row starts on, where an editor shows it.
         line, end = end + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        cells = [*row, *([""] * (len(header) - len(row)))]
-        raw_email = cells[email_at].strip()
+        cells = [*row, *([""] * (width - len(row)))]
+        raw_email = cells[layout.email_at].strip()
         if any("\r" in c or "\n" in c for c in cells):
-            audience.skipped.append(Skipped(line, raw_email, "a field holds a line break"))
+            yield line, Skipped(line, raw_email, "a field holds a line break")
             continue
         try:
-            address = check_address(raw_email)
+            address = _fast_address(raw_email) if fast else check_address(raw_email)
         except ValueError as e:
-            audience.skipped.append(Skipped(line, raw_email, f"not a valid address: {e}"))
+            yield line, Skipped(line, raw_email, f"not a valid address: {e}")
             continue
-        key = address.lower()
-        if key in seen:
-            audience.skipped.append(Skipped(line, raw_email, f"duplicate of line {seen[key]}"))
-            continue
-        seen[key] = line
-        audience.recipients.append(
+        yield (
+            line,
             Recipient(
                 email=address,
-                first_name=cells[first_at].strip() if first_at is not None else "",
-                name=cells[name_at].strip() if name_at is not None else "",
-                fields=tuple((name, cells[i].strip()) for i, name in extra if name),
-            )
+                first_name=cells[layout.first_at].strip() if layout.first_at is not None else "",
+                name=cells[layout.name_at].strip() if layout.name_at is not None else "",
+                fields=tuple((name, cells[i].strip()) for i, name in layout.extra if name),
+            ),
         )
-    return audience
+
+
+def parse(text: str, source: str = "<recipients>") -> Audience:
+    """Read and check a recipients CSV's text: count the usable rows and note every skipped one."""
+    layout = _columns(text, source)
+    skipped: list[Skipped] = []
+    seen: dict[str, int] = {}
+    count = 0
+    first: Recipient | None = None
+    for line, item in _rows(text, source, fast=False):
+        if isinstance(item, Skipped):
+            skipped.append(item)
+            continue
+        key = item.email.lower()
+        if key in seen:
+            skipped.append(Skipped(line, item.email, f"duplicate of line {seen[key]}"))
+            continue
+        seen[key] = line
+        count += 1
+        first = first or item
+    columns = tuple(_field_name(h) for h in layout.header)
+    return Audience(source=source, columns=columns, count=count, skipped=skipped, first=first, _text=text)
 
 
 def load(path: Path) -> Audience:

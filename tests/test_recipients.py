@@ -159,3 +159,26 @@ def test_check_address_gives_the_reason() -> None:
     assert recipients.check_address("an@Example.ORG") == "an@example.org"
     with pytest.raises(ValueError, match="@"):
         recipients.check_address("an.example.org")
+
+
+def test_reading_the_audience_again_gives_what_the_check_accepted() -> None:
+    text = (
+        "email;voornaam\n"
+        "Jan@Example.ORG;Jan\n"
+        "an@bücher.example;An\n"
+        "JAN@example.org;Dubbel\n"
+        "kapot;X\n"
+        "zoë@example.org;Zoë\n"
+        "eva@EXAMPLE.com;Eva\n"
+    )
+    audience = recipients.parse(text, "leden.csv")
+    checked = [
+        recipients.check_address(a) for a in ("Jan@Example.ORG", "an@bücher.example", "eva@EXAMPLE.com")
+    ]
+    assert [r.email for r in audience] == checked
+    assert audience.count == 3
+    assert audience.first is not None
+    assert audience.first.email == "Jan@example.org"
+    assert [s.line for s in audience.skipped] == [4, 5, 6]
+    # Iterating twice reads the same people: the send streams them, the summary counts them.
+    assert list(audience) == audience.recipients

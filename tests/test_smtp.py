@@ -196,7 +196,9 @@ def test_login_without_tls_is_refused_before_the_password_goes_out(tls_server: S
     assert tls_server.recorder.logins == []
 
 
-def test_server_that_is_down_stops_the_run_and_leaves_everyone_pending(rendered: Rendered, ledger: Ledger) -> None:
+def test_server_that_is_down_stops_the_run_and_leaves_everyone_pending(
+    rendered: Rendered, ledger: Ledger
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
