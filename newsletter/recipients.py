@@ -160,14 +160,16 @@ def parse(text: str, source: str = "<recipients>") -> Audience:
     """Read and check a recipients CSV's text: count the usable rows and note every skipped one."""
     layout = _columns(text, source)
     skipped: list[Skipped] = []
-    seen: dict[str, int] = {}
+    # Keyed by the address's hash, not the address: the check keeps no copy of the audience (a false
+    # duplicate would need two addresses with the same 64-bit hash in one file).
+    seen: dict[int, int] = {}
     count = 0
     first: Recipient | None = None
     for line, item in _rows(text, source, fast=False):
         if isinstance(item, Skipped):
             skipped.append(item)
             continue
-        key = item.email.lower()
+        key = hash(item.email.lower())
         if key in seen:
             skipped.append(Skipped(line, item.email, f"duplicate of line {seen[key]}"))
             continue
