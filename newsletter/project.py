@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import issues, layouts
-from newsletter.errors import IssueError, Problem
+from newsletter.errors import IssueError, NewsletterError, Problem
 from newsletter.issues import LoadedIssue
 from newsletter.layouts import Layout
 from newsletter.model import Rendered
@@ -82,6 +82,17 @@ class Project:
             return []
         return sorted(p for p in self.issues_dir.glob("*.yaml") if SLUG.fullmatch(p.stem))
 
+    def latest_issue(self) -> Path | None:
+        """The last issue file by name (2026-02 after 2026-01) that is a valid issue, else the last one."""
+        files = self.issue_files()
+        for path in reversed(files):
+            try:
+                issues.load(path)
+            except NewsletterError:
+                continue
+            return path
+        return files[-1] if files else None
+
     def new_issue(self, slug: str, template: Path | None = None) -> Path:
         """Start issue `slug` as a draft copy of `template` (default: the latest issue)."""
         if not SLUG.fullmatch(slug):
@@ -91,7 +102,7 @@ class Project:
         target = self.issues_dir / f"{slug}.yaml"
         if target.exists():
             raise IssueError([Problem(str(target), None, "", "already exists; pick another slug")])
-        source = template or next(reversed(self.issue_files()), None)
+        source = template or self.latest_issue()
         if source is None:
             raise IssueError(
                 [Problem(str(self.issues_dir), None, "", "no issue to start from; pass --from FILE")]

@@ -20,7 +20,8 @@ class Reply:
     text: str
 
     def __str__(self) -> str:
-        return f"{self.code} {self.text}".strip()
+        # Code 0: no reply from a server at all (a refused connection, a timeout).
+        return f"{self.code} {self.text}".strip() if self.code else self.text
 
 
 class SendFailure(Exception):
