@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import command
 import pytest
 from bs4 import BeautifulSoup
-from conftest import SAMPLE
-from playwright.sync_api import Browser, expect, sync_playwright
-from test_preview import SUBJECT, png
+from conftest import CSV, SUBJECT, edit, needs_chromium, png
+from issue_files import copy_sample
+from playwright.sync_api import Browser, expect
 
 from newsletter import archive
 from newsletter.config import load_settings
@@ -24,7 +22,6 @@ from newsletter.ledger import Ledger
 from newsletter.project import Project
 from newsletter.recipients import load as load_recipients
 
-CSV = Path("issues/voorbeeld-leden.csv")
 FEBRUARY = "Februari: nieuwe kansen in Genk en Hasselt"
 MARCH = "Maart: een concept dat nog niet af is"
 UNSUBSCRIBE = "https://example.org/unsubscribe?token={token}"
@@ -32,18 +29,6 @@ UNSUBSCRIBE = "https://example.org/unsubscribe?token={token}"
 PERSONAL = re.compile(
     r"\b(Sam|Voorbeeld|An|Peeters|Bert|Janssens|Carla|Maes)\b|@example\.(org|com)\b(?<!nieuwsbrief@example\.org)"
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def write_issue(
@@ -56,20 +41,13 @@ def write_issue(
     image: str | None = None,
 ) -> Path:
     """A copy of the sample issue as issues/<slug>.yaml, with another subject, status or image."""
-    text = SAMPLE.read_text(encoding="utf-8")
-    if subject is not None:
-        text = re.sub(r"(?m)^subject: .*$", f'subject: "{subject}"', text)
-    text = re.sub(r"(?m)^status: .*$", f"status: {status}", text)
-    if send_at is not None:
-        text = text.replace(f"status: {status}\n", f"status: {status}\nsend_at: {send_at}\n")
+    path = copy_sample(project_dir, slug, status=status, send_at=send_at, subject=subject)
     if image is not None:
-        old = "    link:\n      url: https://example.org/nieuws/health-campus-limburg-san-francisco\n"
-        assert old in text
-        text = text.replace(
-            old, f"    image:\n      src: {image}\n      alt: Het panel in San Francisco\n", 1
+        edit(
+            path,
+            "    link:\n      url: https://example.org/nieuws/health-campus-limburg-san-francisco\n",
+            f"    image:\n      src: {image}\n      alt: Het panel in San Francisco\n",
         )
-    path = project_dir / "issues" / f"{slug}.yaml"
-    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -89,17 +67,10 @@ def two_ready(project_dir: Path) -> Path:
     return project_dir
 
 
-def run(project_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run(project_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     """`newsletter ARGS` in the project folder, with extra NEWSLETTER_* settings."""
-    return subprocess.run(
-        [sys.executable, "-m", "newsletter", *args],
-        cwd=project_dir,
-        env={**os.environ, "COLUMNS": "200", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = command.environment({"COLUMNS": "200"}, **settings)
+    return command.run(*args, cwd=project_dir, env=env, timeout=120)
 
 
 def soup(path: Path) -> BeautifulSoup:
@@ -311,18 +282,7 @@ def test_build_with_no_issues_raises_a_user_error_and_writes_nothing(tmp_path: P
 # -- in a browser ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"CI is set but {CHROMIUM} is missing: install Debian's chromium package")
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
+@needs_chromium
 def test_in_a_browser_the_index_leads_to_the_newest_issue(
     two_ready: Path, browser: Browser, tmp_path: Path
 ) -> None:

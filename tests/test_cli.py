@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 import typer.main
+from command import WIDE, environment, run, start
 from conftest import ROOT, SAMPLE
 
 from newsletter.cli import app
@@ -32,24 +31,9 @@ BAD_ERRORS = (
 )
 
 
-def environment() -> dict[str, str]:
-    """The environment without NEWSLETTER_ settings, with a wide terminal and no colour."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-    env.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "PYTHONIOENCODING": "utf-8"})
-    return env
-
-
 def newsletter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "newsletter", *args],
-        cwd=cwd,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    """`newsletter ARGS` in `cwd`, without NEWSLETTER_ settings, in a wide terminal without colour."""
+    return run(*args, cwd=cwd, env=environment(WIDE), timeout=120)
 
 
 def squeeze(text: str) -> str:
@@ -187,18 +171,7 @@ COMMANDS = _commands()
 def help_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], tuple[int, str, str]]:
     """`--help` of every command, run side by side: (exit code, stdout, stderr) by command path."""
     cwd = tmp_path_factory.mktemp("help")
-    running = {
-        path: subprocess.Popen(
-            [sys.executable, "-m", "newsletter", *path, "--help"],
-            cwd=cwd,
-            env=environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-        for path, _ in COMMANDS
-    }
+    running = {path: start(*path, "--help", cwd=cwd, env=environment(WIDE)) for path, _ in COMMANDS}
     pages = {}
     for path, process in running.items():
         out, err = process.communicate(timeout=120)

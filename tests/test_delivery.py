@@ -10,43 +10,23 @@ import datetime as dt
 import itertools
 import random
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLE
+from conftest import ENVELOPE, ROOT, SAMPLE, T0, people
 
 from newsletter import campaign
 from newsletter.delivery import Backoff, Event, Limiter, Options, Rate, RunReport, deliver
 from newsletter.errors import ConfigError, LedgerError
 from newsletter.ledger import Counts, Ledger
-from newsletter.message import Composer, Envelope, parse
+from newsletter.message import Composer, parse
 from newsletter.model import Recipient, Rendered
 from newsletter.project import Project
 from newsletter.send.base import Ambiguous, Permanent, Reply, Temporary
 from newsletter.send.memory import MemoryConnection, MemorySender
 
-T0 = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
-ENVELOPE = Envelope(
-    sender="POM Limburg <nieuwsbrief@example.org>",
-    unsubscribe_url="https://example.org/uitschrijven?token={token}",
-    secret="test-secret",
-)
-PEOPLE = [Recipient(f"p{i}@example.org", f"P{i}") for i in range(1, 6)]
+PEOPLE = people(5)
 EMAILS = [p.email for p in PEOPLE]
-
-
-@pytest.fixture(scope="module")
-def rendered() -> Rendered:
-    _, rendered = Project(ROOT / "issues", ROOT / "layouts").render(SAMPLE)
-    return rendered
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
-    yield ledger
-    ledger.close()
 
 
 class Sleeps(list[float]):

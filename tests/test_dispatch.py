@@ -15,20 +15,21 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SAMPLE
+from command import Cli
+from conftest import audience_csv, edit, ledger_rows
+from issue_files import copy_sample
 
 from newsletter.delivery import Limiter, Options
 from newsletter.dispatch import DispatchConfig, DispatchResult, dispatch
-from newsletter.ledger import Ledger, Row
+from newsletter.ledger import Ledger
 from newsletter.message import Envelope
 from newsletter.project import Project
 from newsletter.send.smtp import Security, SMTPSender
@@ -42,10 +43,11 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 SEND_AT = "2026-01-20T09:00"  # Brussels time, 08:00 UTC
 T0 = dt.datetime(2026, 1, 20, 9, 0, tzinfo=BRUSSELS)
 SENDER = "POM Limburg <nieuwsbrief@example.org>"
+SECRET = "dispatch-test-secret"
 ENVELOPE = Envelope(
     sender=SENDER,
     unsubscribe_url="https://example.org/uitschrijven?token={token}",
-    secret="dispatch-test-secret",
+    secret=SECRET,
 )
 OLD_TITLE = "Spaas Kaarsen halveert zijn CO₂-uitstoot door over te stappen op het spoor"
 NEW_TITLE = "Spaas Kaarsen rijdt voortaan over het spoor"
@@ -58,8 +60,7 @@ def audience(n: int, prefix: str = "lid") -> list[str]:
 
 
 def write_audience(folder: Path, emails: list[str], name: str = "leden.csv") -> None:
-    lines = ["email;voornaam", *(f"{e};{e.split('@')[0].title()}" for e in emails)]
-    (folder / "issues" / name).write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    audience_csv(folder / "issues" / name, emails)
 
 
 def write_issue(
@@ -73,25 +74,11 @@ def write_issue(
     mistake: bool = False,
 ) -> Path:
     """The sample issue as issues/<slug>.yaml with the given status, send_at and audience."""
-    text = SAMPLE.read_text(encoding="utf-8")
-    assert "status: draft\n" in text
-    assert f"title: {OLD_TITLE}\n" in text
-    header = f"status: {status}\n" + (f"send_at: {send_at}\n" if send_at else "")
-    text = text.replace("status: draft\n", header + f"audience: {audience_file}\n")
-    text = text.replace(f"title: {OLD_TITLE}\n", f"title: {title}\n")
+    path = copy_sample(folder, slug, status=status, send_at=send_at, audience=audience_file)
+    edit(path, f"title: {OLD_TITLE}\n", f"title: {title}\n")
     if mistake:
-        text = text.replace("    kicker: Per rit", "    kicker_: Per rit")
-    path = folder / "issues" / f"{slug}.yaml"
-    path.write_text(text, encoding="utf-8")
+        edit(path, "    kicker: Per rit", "    kicker_: Per rit")
     return path
-
-
-def rows(folder: Path, slug: str = "2026-01") -> list[Row]:
-    ledger = Ledger(folder / "newsletter.sqlite3")
-    try:
-        return ledger.rows(slug)
-    finally:
-        ledger.close()
 
 
 def text_of(arrival: Arrival) -> str:
@@ -173,7 +160,7 @@ def test_nothing_is_sent_before_send_at_and_everyone_once_from_then_on(lib: Lib)
     assert recorder.copies() == Counter(emails)
     assert lib.events()[0] == "start"
     assert lib.events()[-2:] == ["progress", "complete"]
-    assert {r.status for r in rows(lib.folder)} == {"sent"}
+    assert {r.status for r in ledger_rows(lib.folder)} == {"sent"}
 
     # Final: a later run has nothing to do.
     result = lib.run(T0 + dt.timedelta(days=3))
@@ -190,7 +177,7 @@ def test_a_draft_is_never_sent_even_when_its_send_at_has_passed(lib: Lib) -> Non
     assert (result.exit_code, result.delivered) == (0, [])
     assert lib.logged == []
     assert lib.server.recorder.connections == 0
-    assert rows(lib.folder) == []
+    assert ledger_rows(lib.folder) == []
 
 
 def test_a_dispatch_while_another_holds_the_lock_does_nothing_and_exits_0(lib: Lib) -> None:
@@ -297,58 +284,9 @@ def test_times_recorded_in_a_run_across_the_end_of_summer_time_are_not_an_hour_o
 # -- the command ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Cli:
-    """`python -m newsletter` in the scratch project, with settings pointing at `server`."""
-
-    folder: Path
-    server: SMTPServer
-
-    def env(self, **settings: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-        env.update(
-            NEWSLETTER_FROM=SENDER,
-            NEWSLETTER_UNSUBSCRIBE_URL="https://example.org/uitschrijven?token={token}",
-            NEWSLETTER_SECRET="dispatch-test-secret",
-            NEWSLETTER_SMTP_TIMEOUT="20",
-            PYTHONIOENCODING="utf-8",
-        )
-        env.update(self.server.settings())
-        env.update(settings)
-        return env
-
-    def run(self, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "newsletter", *args],
-            cwd=self.folder,
-            env=self.env(**settings),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=60,
-            check=False,
-        )
-
-    def dispatch(self, now: str, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-        return self.run("dispatch", "--now", now, *args, **settings)
-
-    def start(self, *args: str, output: IO[str], **settings: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "newsletter", *args],
-            cwd=self.folder,
-            env=self.env(**settings),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-        )
-
-
 @pytest.fixture
 def cli(project_dir: Path, smtp_server: SMTPServer) -> Cli:
-    return Cli(project_dir, smtp_server)
+    return Cli(project_dir, smtp_server, SECRET)
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
@@ -416,14 +354,14 @@ def test_a_killed_dispatch_run_again_gets_everyone_the_issue_exactly_once(cli: C
     before = len(recorder.messages)
     assert 20 <= before < 150
     in_doubt = recorder.arrivals[19].rcpts[0]
-    assert {r.recipient.email: r.status for r in rows(cli.folder)}[in_doubt] == "sending"
+    assert {r.recipient.email: r.status for r in cli.rows()}[in_doubt] == "sending"
 
     again = cli.dispatch("2026-01-20T09:10")
     assert again.returncode == 0, output(again)
     assert logged(again, "resume")[0].endswith("resume 2026-01 recipients=150")
     assert logged(again, "complete")
 
-    ledger_rows = {r.recipient.email: r for r in rows(cli.folder)}
+    ledger_rows = {r.recipient.email: r for r in cli.rows()}
     assert {r.status for r in ledger_rows.values()} == {"sent"}
     copies = recorder.copies()
     assert set(copies) == set(emails)

@@ -59,6 +59,12 @@ def only(found: list[Problem]) -> Problem:
     return found[0]
 
 
+def one_problem(tmp_path: Path, text: str | bytes) -> tuple[Path, Problem]:
+    """The one problem the product reports for `text` as an issue file."""
+    path, found = problems(tmp_path, text)
+    return path, only(found)
+
+
 def test_a_good_issue_renders(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     loaded, rendered = Project(path.parent, ROOT / "layouts").render(path)
@@ -74,8 +80,7 @@ def test_the_sample_issue_is_valid() -> None:
 
 def test_unknown_key_names_its_line_and_suggests_the_spelling(tmp_path: Path) -> None:
     text = GOOD + "    tilte: Welkom\n"
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (
         str(path),
         line_of(text, "tilte:"),
@@ -87,30 +92,27 @@ def test_unknown_key_names_its_line_and_suggests_the_spelling(tmp_path: Path) ->
 
 def test_unknown_top_level_key_suggests_the_spelling(tmp_path: Path) -> None:
     text = GOOD + "langauge: en\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "langauge:"), "langauge")
     assert "did you mean 'language'?" in problem.message
 
 
 def test_unknown_key_without_a_close_spelling_says_to_remove_it(tmp_path: Path) -> None:
     text = GOOD + "zzzqqq: 1\n"
-    _, found = problems(tmp_path, text)
-    assert only(found).message == "unknown key 'zzzqqq'; remove it or check its spelling"
+    _, problem = one_problem(tmp_path, text)
+    assert problem.message == "unknown key 'zzzqqq'; remove it or check its spelling"
 
 
 def test_missing_subject_is_reported_on_the_first_line(tmp_path: Path) -> None:
     text = GOOD.replace("subject: Hallo\n", "")
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (str(path), 1, "subject")
     assert problem.message == "required, but missing"
 
 
 def test_unknown_section_type_lists_the_known_types(tmp_path: Path) -> None:
     text = GOOD + "  - type: artikel\n    title: X\n    body: Y\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "type: artikel"), "sections[1]")
     assert problem.message.startswith("unknown section type 'artikel'; use one of ")
     for kind in SECTION_TYPES:
@@ -119,16 +121,14 @@ def test_unknown_section_type_lists_the_known_types(tmp_path: Path) -> None:
 
 def test_section_without_type_asks_for_one(tmp_path: Path) -> None:
     text = GOOD + "  - title: X\n    body: Y\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "title: X"), "sections[1]")
     assert problem.message.startswith("a section needs a type")
 
 
 def test_image_without_alt_names_the_image_field(tmp_path: Path) -> None:
     text = GOOD + "  - type: image\n    image:\n      src: https://example.org/a.png\n"
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     # The image block's first line: where the missing alt belongs.
     assert (problem.file, problem.line, problem.field) == (
         str(path),
@@ -140,8 +140,7 @@ def test_image_without_alt_names_the_image_field(tmp_path: Path) -> None:
 
 def test_image_with_empty_alt_is_refused(tmp_path: Path) -> None:
     text = GOOD + '  - type: image\n    image:\n      src: https://example.org/a.png\n      alt: " "\n'
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field, problem.message) == (
         line_of(text, "alt:"),
         "sections[1].image.alt",
@@ -153,14 +152,13 @@ def test_article_image_without_alt_names_the_article_image(tmp_path: Path) -> No
     text = GOOD + (
         "  - type: article\n    title: T\n    body: B\n    image:\n      src: https://example.org/a.png\n"
     )
-    _, found = problems(tmp_path, text)
-    assert only(found).field == "sections[1].image.alt"
+    _, problem = one_problem(tmp_path, text)
+    assert problem.field == "sections[1].image.alt"
 
 
 def test_bad_link_url_is_refused_with_its_line(tmp_path: Path) -> None:
     text = GOOD + "  - type: button\n    label: Klik\n    url: example.org/inschrijven\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "url: example.org"), "sections[1].url")
     assert problem.message.startswith("'example.org/inschrijven' is not a link")
 
@@ -171,14 +169,13 @@ def test_bad_link_url_is_refused_with_its_line(tmp_path: Path) -> None:
 )
 def test_link_urls_other_than_web_mail_or_phone_are_refused(tmp_path: Path, url: str) -> None:
     text = GOOD + f"  - type: button\n    label: Klik\n    url: '{url}'\n"
-    _, found = problems(tmp_path, text)
-    assert only(found).field == "sections[1].url"
+    _, problem = one_problem(tmp_path, text)
+    assert problem.field == "sections[1].url"
 
 
 def test_plain_http_image_is_refused(tmp_path: Path) -> None:
     text = GOOD + "  - type: image\n    image:\n      src: http://example.org/a.png\n      alt: A\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "src: http:"), "sections[1].image.src")
     assert "https://" in problem.message
 
@@ -190,16 +187,15 @@ def test_plain_http_image_is_refused(tmp_path: Path) -> None:
 )
 def test_line_break_in_subject_is_refused(tmp_path: Path, subject: str) -> None:
     text = GOOD.replace("subject: Hallo", f"subject: {subject}")
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (str(path), 1, "subject")
     assert problem.message.startswith("must be one line: it becomes a mail header")
 
 
 def test_line_break_in_a_button_label_is_refused(tmp_path: Path) -> None:
     text = GOOD + '  - type: button\n    label: "Klik\\nhier"\n    url: https://example.org/\n'
-    _, found = problems(tmp_path, text)
-    assert only(found).field == "sections[1].label"
+    _, problem = one_problem(tmp_path, text)
+    assert problem.field == "sections[1].label"
 
 
 def test_several_errors_are_reported_at_once_in_line_order(tmp_path: Path) -> None:
@@ -230,32 +226,28 @@ sections:
 
 def test_invalid_yaml_names_its_line(tmp_path: Path) -> None:
     text = GOOD.replace("preheader: Een voorproefje", "preheader: Een: voorproefje")
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (str(path), 2, "")
     assert problem.message.startswith("not valid YAML: mapping values are not allowed")
 
 
 def test_unclosed_quote_is_invalid_yaml(tmp_path: Path) -> None:
     text = GOOD.replace("subject: Hallo", 'subject: "Hallo')
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert problem.message.startswith("not valid YAML")
     assert problem.line is not None
 
 
 def test_tab_indentation_is_invalid_yaml_with_its_line(tmp_path: Path) -> None:
     text = GOOD.replace("    body: Hoi", "\tbody: Hoi")
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert problem.message.startswith("not valid YAML")
     assert problem.line == line_of(text, "body: Hoi")
 
 
 def test_non_utf8_file_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
     text = GOOD.replace("body: Hoi", "body: Caf\xe9")
-    path, found = problems(tmp_path, text.encode("latin-1"))
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text.encode("latin-1"))
     assert (problem.file, problem.line, problem.field) == (str(path), line_of(text, "Caf"), "")
     assert problem.message == "is not UTF-8 text; save it as UTF-8 in your editor"
 
@@ -267,17 +259,16 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["", "\n\n  \n", "# only a comment\n", "---\n"])
 def test_empty_file_is_refused(tmp_path: Path, text: str) -> None:
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (str(path), None, "")
     assert problem.message == "the file is empty; copy an earlier issue to start"
     assert str(problem) == f"{path}: the file is empty; copy an earlier issue to start"
 
 
 def test_a_list_is_not_an_issue(tmp_path: Path) -> None:
-    _, found = problems(tmp_path, "- subject: Hallo\n")
-    assert only(found).line == 1
-    assert "set of keys" in only(found).message
+    _, problem = one_problem(tmp_path, "- subject: Hallo\n")
+    assert problem.line == 1
+    assert "set of keys" in problem.message
 
 
 def test_missing_file_is_reported(tmp_path: Path) -> None:
@@ -288,16 +279,14 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
 
 def test_unknown_layout_points_at_the_layout_line(tmp_path: Path) -> None:
     text = GOOD.replace("layout: default", "layout: pom")
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (str(path), line_of(text, "layout:"), "layout")
     assert problem.message == "unknown layout 'pom'; choose one of: default, pom-limburg"
 
 
 def test_duplicate_key_is_reported_at_its_second_line(tmp_path: Path) -> None:
     text = GOOD + "subject: Nog eens\n"
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (
         str(path),
         line_of(text, "subject:", occurrence=2),
@@ -308,14 +297,13 @@ def test_duplicate_key_is_reported_at_its_second_line(tmp_path: Path) -> None:
 
 def test_duplicate_key_in_a_section_names_the_section(tmp_path: Path) -> None:
     text = GOOD + "    body: Nog eens\n"
-    _, found = problems(tmp_path, text)
-    assert (only(found).line, only(found).field) == (line_of(text, "Nog eens"), "sections[0].body")
+    _, problem = one_problem(tmp_path, text)
+    assert (problem.line, problem.field) == (line_of(text, "Nog eens"), "sections[0].body")
 
 
 def test_missing_local_image_file_is_reported(tmp_path: Path) -> None:
     text = GOOD + "  - type: image\n    image:\n      src: images/foto.png\n      alt: Een foto\n"
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (
         str(path),
         line_of(text, "src: images/foto.png"),
@@ -329,8 +317,7 @@ def test_missing_image_in_a_column_names_the_column(tmp_path: Path) -> None:
         "  - type: columns\n    columns:\n      - title: A\n        body: a\n"
         "      - title: B\n        body: b\n        image:\n          src: b.png\n          alt: B\n"
     )
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "src: b.png"), "sections[1].columns[1].image.src")
 
 
@@ -338,8 +325,7 @@ def test_missing_image_in_a_column_names_the_column(tmp_path: Path) -> None:
 def test_image_path_that_climbs_out_is_refused(tmp_path: Path, src: str) -> None:
     (tmp_path / "x.png").write_bytes(b"\x89PNG")  # present, so only the path itself is wrong
     text = GOOD + f"  - type: image\n    image:\n      src: '{src}'\n      alt: X\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "src:"), "sections[1].image.src")
     assert "a local image is a path inside the issue's folder" in problem.message
 
@@ -349,8 +335,7 @@ def test_image_symlink_that_leaves_the_folder_is_refused(tmp_path: Path) -> None
     (tmp_path / "issues" / "images").mkdir(parents=True)
     (tmp_path / "issues" / "images" / "x.png").symlink_to(tmp_path / "secret.png")
     text = GOOD + "  - type: image\n    image:\n      src: images/x.png\n      alt: X\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "src:"), "sections[1].image.src")
     assert problem.message == "must stay inside the issue's folder"
 
@@ -358,8 +343,7 @@ def test_image_symlink_that_leaves_the_folder_is_refused(tmp_path: Path) -> None
 @pytest.mark.parametrize("field", ["{{ first name }}", "{{ first_name | upper }}", "{{ first_name", "}}"])
 def test_malformed_merge_field_is_refused(tmp_path: Path, field: str) -> None:
     text = GOOD.replace("Hoi {{ first_name | default('lezer') }}", f"'Hoi {field}'")
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (
         str(path),
         line_of(text, "body:"),
@@ -371,16 +355,14 @@ def test_malformed_merge_field_is_refused(tmp_path: Path, field: str) -> None:
 
 def test_malformed_merge_field_in_the_subject_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace("subject: Hallo", "subject: Hallo {{ first name }}")
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (1, "subject")
     assert "'{{ first name }}'" in problem.message
 
 
 def test_ready_issue_without_send_at_is_refused_at_its_status_line(tmp_path: Path) -> None:
     text = GOOD.replace("layout: default\n", "layout: default\nstatus: ready\n")
-    path, found = problems(tmp_path, text)
-    problem = only(found)
+    path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (str(path), line_of(text, "status:"), "status")
     assert "send_at is missing" in problem.message
 
@@ -406,8 +388,7 @@ def test_wrong_value_types_name_their_field(tmp_path: Path) -> None:
 
 def test_columns_need_exactly_two(tmp_path: Path) -> None:
     text = GOOD + "  - type: columns\n    columns:\n      - title: A\n        body: a\n"
-    _, found = problems(tmp_path, text)
-    problem = only(found)
+    _, problem = one_problem(tmp_path, text)
     assert (problem.line, problem.field) == (line_of(text, "title: A"), "sections[1].columns")
 
 

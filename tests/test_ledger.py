@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import T0, people
 
 from newsletter.errors import LedgerError
 from newsletter.ledger import Counts, Ledger
 from newsletter.model import Recipient
 
-T0 = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
 ISSUE = "2026-01"
-PEOPLE = [Recipient(f"p{i}@example.org", f"P{i}") for i in range(1, 6)]
+PEOPLE = people(5)
 
 
 @pytest.fixture

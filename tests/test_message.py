@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from conftest import ROOT, SAMPLE
-from test_render import PNG, render, write_issue
+from issue_files import PNG, render, write_issue
 
 from newsletter import message
 from newsletter.errors import MergeError

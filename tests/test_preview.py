@@ -5,119 +5,24 @@ from __future__ import annotations
 
 import http.client
 import inspect
-import json
-import os
 import re
-import shutil
-import struct
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
-import zlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from command import WIDE, environment, run
+from conftest import CSV, FIRST_TITLE, ISSUE, SUBJECT, copy_project, edit, line_of, png
+from preview_server import SENDER, WAIT, Running, serving
 
 from newsletter.model import SAMPLE_RECIPIENT
-from newsletter.preview import Preview, PreviewServer, serve
+from newsletter.preview import Preview, serve
 from newsletter.project import Project
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
 
-SENDER = "Nieuwsbrief POM Limburg <nieuwsbrief@example.org>"
-ISSUE = Path("issues/2026-01.yaml")
-CSV = Path("issues/voorbeeld-leden.csv")
-SUBJECT = "Limburg op de internationale kaart: San Francisco, het spoor en Brainport"
 PREHEADER = "Health Campus Limburg in San Francisco, Spaas Kaarsen kiest voor de trein en een groeitip."
-FIRST_TITLE = "Health Campus Limburg versterkt zijn plek in San Francisco"
-WAIT = 5.0  # seconds a change may take to show; the watcher polls every 0.1 s
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A small valid PNG (grey pixels), without an imaging library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-@dataclass
-class Running:
-    """A preview server serving in a thread, and how to talk to it."""
-
-    preview: Preview
-    server: PreviewServer
-    path: Path
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def get(self, path: str) -> tuple[int, str, bytes]:
-        """Status, content type and body of a GET sent exactly as written (no normalising of '..')."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            return response.status, response.getheader("Content-Type", ""), response.read()
-        finally:
-            conn.close()
-
-    def text(self, path: str) -> str:
-        with urllib.request.urlopen(self.url + path, timeout=WAIT) as response:
-            assert response.status == 200
-            return response.read().decode("utf-8")
-
-    def state(self, recipient: int = 0) -> dict[str, object]:
-        return json.loads(self.text(f"/state.json?r={recipient}"))
-
-    def wait_for(self, check: Callable[[dict[str, object]], bool]) -> dict[str, object]:
-        """Poll /state.json until `check` holds; the last state if it never did within WAIT."""
-        deadline = time.monotonic() + WAIT
-        state = self.state()
-        while not check(state) and time.monotonic() < deadline:
-            time.sleep(0.05)
-            state = self.state()
-        return state
-
-
-@contextmanager
-def serving(root: Path, **kwargs: object) -> Iterator[Running]:
-    """A preview of `root`/issues/2026-01.yaml served in a thread; stopped and closed on leaving."""
-    path = root / ISSUE
-    project = Project(issues_dir=root / "issues", layouts_dir=root / "layouts")
-    preview = Preview(project, path, sender=SENDER, interval=0.1, **kwargs)  # type: ignore[arg-type]
-    server = serve(preview, "127.0.0.1", 0)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="preview-test-server"
-    )
-    thread.start()
-    try:
-        yield Running(preview, server, path)
-    finally:
-        preview.stop()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=WAIT)
 
 
 @pytest.fixture
@@ -132,27 +37,11 @@ def running(start: Callable[..., Running]) -> Running:
     return start()
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} is not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(path: Path, needle: str) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} is not in {path}")
-
-
 # -- what the routes serve -----------------------------------------------------------------------
 
 
 def test_root_serves_the_page_with_desktop_and_phone_frames(running: Running) -> None:
-    status, kind, body = running.get("/")
-    page = body.decode()
-    assert status == 200
-    assert kind.startswith("text/html")
+    page = running.body("/", "text/html")
     assert '<iframe id="desktop"' in page
     assert '<iframe id="phone"' in page
     assert 'new EventSource("/events")' in page
@@ -160,10 +49,7 @@ def test_root_serves_the_page_with_desktop_and_phone_frames(running: Running) ->
 
 
 def test_email_html_is_the_sample_issue_personalised_for_the_sample_reader(running: Running) -> None:
-    status, kind, body = running.get("/email.html")
-    email = body.decode()
-    assert status == 200
-    assert kind.startswith("text/html")
+    email = running.body("/email.html", "text/html")
     assert email.lstrip().lower().startswith("<!doctype html>")
     assert "Beste Sam," in email
     assert FIRST_TITLE in email
@@ -187,10 +73,7 @@ def test_email_html_is_personalised_for_the_chosen_audience_row(start: Callable[
 
 
 def test_email_txt_is_the_plain_text(running: Running) -> None:
-    status, kind, body = running.get("/email.txt")
-    text = body.decode()
-    assert status == 200
-    assert kind.startswith("text/plain")
+    text = running.body("/email.txt", "text/plain")
     assert "Beste Sam," in text
     assert FIRST_TITLE in text
     assert "https://example.org/nieuws/health-campus-limburg-san-francisco" in text
@@ -394,8 +277,7 @@ def fortress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """One server for the many refused paths: they change nothing, so they can share it."""
     root = tmp_path_factory.mktemp("fortress") / "project"
     root.mkdir()
-    shutil.copytree(ROOT / "layouts", root / "layouts")
-    shutil.copytree(ROOT / "issues", root / "issues")
+    copy_project(root)
     add_files(root)
     with serving(root) as running:
         yield running
@@ -499,16 +381,7 @@ def test_serve_binds_to_localhost_by_default(project_dir: Path) -> None:
 
 
 def test_the_preview_command_says_it_listens_on_localhost(project_dir: Path) -> None:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    result = subprocess.run(
-        [sys.executable, "-m", "newsletter", "preview", "--help"],
-        cwd=project_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run("preview", "--help", cwd=project_dir, env=environment(WIDE))
     assert result.returncode == 0, result.stderr
     assert "--host" in result.stdout
     assert "127.0.0.1" in result.stdout

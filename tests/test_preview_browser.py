@@ -6,34 +6,21 @@ browser fails the run instead. Screenshots of each test go to its tmp_path.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Frame, Page, expect, sync_playwright
-from test_preview import CSV, FIRST_TITLE, ISSUE, SUBJECT, Running, edit, line_of, serving
+from conftest import CSV, FIRST_TITLE, ISSUE, SUBJECT, edit, line_of, needs_chromium
+from playwright.sync_api import Browser, Frame, Page, expect
+from preview_server import Running, serving
 
 from newsletter.recipients import load as load_recipients
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 PHONE_WIDTH = 375
 CHANGE_MS = 5_000  # how long a saved change may take to show in the page
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() and not IN_CI, reason=f"needs Debian's chromium at {CHROMIUM}"
-)
+pytestmark = needs_chromium
 
 COLUMNS = """sections:
   - type: columns
@@ -43,17 +30,6 @@ COLUMNS = """sections:
       - title: Rechterkolom over Hasselt
         body: Een korte tekst in de rechterkolom.
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole module; each test gets its own context."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"CI is set but {CHROMIUM} is missing: install Debian's chromium package")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -1,25 +1,22 @@
 """Rendering: every section type in both layouts, the structure of the HTML, the plain text part,
 images inline or on an asset host, and Markdown.
 
-The issue in ALL_SECTIONS uses every section type once (columns and a local PNG included); its helpers
-are imported by test_message.py too.
+The issue in issue_files.ALL_SECTIONS uses every section type once (columns and a local PNG included).
 """
 
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, Tag
 from conftest import ROOT, SAMPLE
+from issue_files import PNG, render, write_issue
 
 from newsletter import layouts, markdown
 from newsletter.errors import IssueError
-from newsletter.issues import LoadedIssue
 from newsletter.merge import escape_html
 from newsletter.model import Rendered
 from newsletter.project import Project
@@ -29,110 +26,11 @@ LAYOUTS = ("default", "pom-limburg")
 RSQUO = "\u2019"  # the typographic apostrophe, as in "regio's"
 
 
-def tiny_png(width: int = 2, height: int = 2) -> bytes:
-    """A valid RGB PNG of red pixels, written by hand."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-PNG = tiny_png()
-
-ALL_SECTIONS = """\
-subject: "Alles over CO₂ \u2013 voor {{ first_name | default('lezer') }}"
-preheader: Een voorproefje van alle soorten blokken
-language: nl
-layout: LAYOUT
-sections:
-  - type: intro
-    title: Welkom bij de intro
-    body: |
-      Beste {{ first_name | default('lezer') }}, dit is de intro.
-  - type: article
-    title: Artikeltitel met CO₂
-    kicker: De kickerregel
-    body: |
-      Body van het artikel met een [link in de tekst](https://example.org/in-body) en
-      <script>alert(1)</script> als tekst.
-
-      - punt een
-      - punt twee
-    image:
-      src: images/dot.png
-      alt: Rode stip
-      width: 100
-      href: https://example.org/stip
-    link:
-      url: https://example.org/p?e={{ email }}
-      label: Lees het artikel
-  - type: callout
-    title: De callouttitel
-    body: De callouttekst van de regio\u2019s.
-    button:
-      label: Calloutknop
-      url: https://example.org/callout
-  - type: image
-    image:
-      src: https://example.org/foto.jpg
-      alt: Externe foto
-      href: https://example.org/foto-link
-    caption: Het bijschrift van de foto
-  - type: button
-    label: Losse knop
-    url: https://example.org/knop
-  - type: divider
-  - type: columns
-    columns:
-      - title: Kolom links
-        body: Tekst van links, met [mail](mailto:info@example.org).
-        link:
-          url: https://example.org/links
-      - title: Kolom rechts
-        body: Tekst van rechts
-        image:
-          src: images/dot.png
-          alt: Stip rechts
-  - type: events
-    title: De agendatitel
-    events:
-      - date: 2026-02-03
-        time: 14:00 tot 17:00
-        title: Evenement een
-        place: Corda Campus, Hasselt
-        link:
-          url: https://example.org/event1
-      - date: 2026-03-10
-        title: Evenement twee
-"""
-
 VALUES = {
     "first_name": "Sam",
     "email": "sam@example.org",
     "unsubscribe_url": "https://example.org/unsubscribe?token=abc",
 }
-
-
-def write_issue(folder: Path, layout: str = "default", text: str = ALL_SECTIONS, name: str = "all") -> Path:
-    """`text` as folder/issues/<name>.yaml, with the PNG it uses in folder/issues/images/."""
-    issues_dir = folder / "issues"
-    (issues_dir / "images").mkdir(parents=True, exist_ok=True)
-    (issues_dir / "images" / "dot.png").write_bytes(PNG)
-    path = issues_dir / f"{name}.yaml"
-    path.write_text(text.replace("layout: LAYOUT", f"layout: {layout}"), encoding="utf-8")
-    return path
-
-
-def render(path: Path, **project: str) -> tuple[LoadedIssue, Rendered]:
-    return Project(path.parent, ROOT / "layouts", **project).render(path)
 
 
 def values_for(rendered: Rendered, values: dict[str, str] = VALUES) -> tuple[str, ...]:

@@ -7,16 +7,16 @@ The clock is always an argument (`now=`, `--now`); nothing here waits for a time
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
+from command import SENDING, environment, run
 from conftest import SAMPLE
+from issue_files import copy_sample
 
 from newsletter import issues
 from newsletter.errors import ConfigError, IssueError
@@ -32,14 +32,8 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 def write_issue(folder: Path, slug: str, *, status: str = "ready", send_at: str | None = None) -> Path:
-    """A copy of the sample issue with the given status and send_at (none if None)."""
-    text = SAMPLE.read_text(encoding="utf-8")
-    header = f"status: {status}\n" + (f"send_at: {send_at}\n" if send_at is not None else "")
-    assert "status: draft\n" in text
-    path = folder / "issues" / f"{slug}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.replace("status: draft\n", header + "audience: leden.csv\n"), encoding="utf-8")
-    return path
+    """A copy of the sample issue with the given status and send_at (none if None), for leden.csv."""
+    return copy_sample(folder, slug, status=status, send_at=send_at, audience="leden.csv")
 
 
 def load(folder: Path, *, status: str = "ready", send_at: str | None = None) -> Issue:
@@ -195,25 +189,8 @@ def test_now_that_is_not_an_iso_time_is_a_config_error(text: str) -> None:
 
 
 def newsletter(folder: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-    env.update(
-        NEWSLETTER_FROM="POM Limburg <nieuwsbrief@example.org>",
-        NEWSLETTER_UNSUBSCRIBE_URL="https://example.org/uitschrijven?token={token}",
-        NEWSLETTER_SECRET="schedule-test-secret",
-        NEWSLETTER_SMTP_TIMEOUT="20",
-        PYTHONIOENCODING="utf-8",
-    )
-    env.update(settings)
-    return subprocess.run(
-        [sys.executable, "-m", "newsletter", *args],
-        cwd=folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
+    return run(
+        *args, cwd=folder, env=environment(SENDING, NEWSLETTER_SECRET="schedule-test-secret", **settings)
     )
 
 

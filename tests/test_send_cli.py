@@ -8,17 +8,15 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import pytest
-
-from newsletter.ledger import Ledger, Row
+from command import Cli
+from conftest import SUBJECT
 
 if TYPE_CHECKING:
     from smtp_server import Arrival, SMTPServer
@@ -26,78 +24,16 @@ if TYPE_CHECKING:
 pytest_plugins = ["smtp_server"]
 
 ISSUE = "issues/2026-01.yaml"
-SUBJECT = "Limburg op de internationale kaart: San Francisco, het spoor en Brainport"
+SECRET = "cli-test-secret"
 
 
 def _audience(n: int) -> list[str]:
     return [f"lid{i:03d}@example.org" for i in range(1, n + 1)]
 
 
-@dataclass
-class Cli:
-    """Runs `python -m newsletter` in the scratch project with settings pointing at `server`."""
-
-    folder: Path
-    server: SMTPServer
-    extra: dict[str, str]
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "newsletter.sqlite3"
-
-    def env(self, **settings: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-        env.update(
-            NEWSLETTER_FROM="POM Limburg <nieuwsbrief@example.org>",
-            NEWSLETTER_UNSUBSCRIBE_URL="https://example.org/uitschrijven?token={token}",
-            NEWSLETTER_SECRET="cli-test-secret",
-            NEWSLETTER_SMTP_TIMEOUT="20",
-        )
-        env.update(self.server.settings())
-        env.update(self.extra)
-        env.update(settings)
-        return env
-
-    def recipients(self, emails: list[str], name: str = "leden.csv") -> Path:
-        lines = ["email;voornaam", *(f"{e};{e.split('@')[0].title()}" for e in emails)]
-        path = self.folder / name
-        path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
-        return path
-
-    def run(self, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "newsletter", *args],
-            cwd=self.folder,
-            env=self.env(**settings),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def start(self, *args: str, output: IO[str], **settings: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "newsletter", *args],
-            cwd=self.folder,
-            env=self.env(**settings),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    def rows(self, slug: str = "2026-01") -> list[Row]:
-        ledger = Ledger(self.db)
-        try:
-            return ledger.rows(slug)
-        finally:
-            ledger.close()
-
-
 @pytest.fixture
 def cli(project_dir: Path, smtp_server: SMTPServer) -> Cli:
-    return Cli(project_dir, smtp_server, {})
+    return Cli(project_dir, smtp_server, SECRET)
 
 
 def _table_row(output: str, first: str) -> list[str]:
@@ -137,7 +73,7 @@ def test_test_send_over_starttls_delivers_one_test_message_and_leaves_the_ledger
     project_dir: Path, start_server: Callable[..., SMTPServer]
 ) -> None:
     server = start_server("starttls")
-    cli = Cli(project_dir, server, {})
+    cli = Cli(project_dir, server, SECRET)
     cli.recipients(_audience(5))
     result = _send(cli, "--test", "me@example.org")
     assert result.returncode == 0, result.stderr
@@ -265,7 +201,7 @@ def test_wrong_password_exits_2_naming_the_setting(
     project_dir: Path, start_server: Callable[..., SMTPServer]
 ) -> None:
     server = start_server("starttls")
-    cli = Cli(project_dir, server, {"NEWSLETTER_SMTP_PASSWORD": "wrong-one"})
+    cli = Cli(project_dir, server, SECRET, {"NEWSLETTER_SMTP_PASSWORD": "wrong-one"})
     cli.recipients(_audience(2))
     result = _send(cli, "--yes")
     assert result.returncode == 2
@@ -278,7 +214,7 @@ def test_wrong_password_exits_2_naming_the_setting(
 def test_untrusted_certificate_exits_2(project_dir: Path, start_server: Callable[..., SMTPServer]) -> None:
     server = start_server("starttls")
     server.ca_file = None  # the client is not told about the test CA
-    cli = Cli(project_dir, server, {})
+    cli = Cli(project_dir, server, SECRET)
     cli.recipients(_audience(1))
     result = _send(cli, "--yes")
     assert result.returncode == 2

@@ -3,24 +3,22 @@ that misbehaves (4xx, 421 and hanging up, lost connections, 5xx, slow replies)."
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import ssl
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import ROOT, SAMPLE
+from conftest import ENVELOPE, SUBJECT, T0, people
 
 from newsletter.config import load_settings
 from newsletter.delivery import Options, RunReport, deliver
 from newsletter.errors import SendError
 from newsletter.ledger import Counts, Ledger
-from newsletter.message import Composer, Envelope
+from newsletter.message import Composer
 from newsletter.model import Recipient, Rendered
-from newsletter.project import Project
 from newsletter.send.base import Ambiguous, Permanent, Temporary
 from newsletter.send.smtp import Security, SMTPSender
 
@@ -30,29 +28,9 @@ if TYPE_CHECKING:
 pytest_plugins = ["smtp_server"]
 StartServer = Callable[..., "SMTPServer"]
 
-T0 = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
-ENVELOPE = Envelope(
-    sender="POM Limburg <nieuwsbrief@example.org>",
-    unsubscribe_url="https://example.org/uitschrijven?token={token}",
-    secret="test-secret",
-)
-
 
 def _people(n: int) -> list[Recipient]:
-    return [Recipient(f"r{i:02d}@example.org", f"R{i}") for i in range(1, n + 1)]
-
-
-@pytest.fixture(scope="module")
-def rendered() -> Rendered:
-    _, rendered = Project(ROOT / "issues", ROOT / "layouts").render(SAMPLE)
-    return rendered
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
-    yield ledger
-    ledger.close()
+    return people(n, "r", digits=2)
 
 
 def _plain(server: SMTPServer, **kwargs: object) -> SMTPSender:
@@ -91,7 +69,7 @@ def test_plain_smtp_delivers_each_recipient_once(
     _assert_ledger_matches_the_server(ledger, rendered.slug, smtp_server)
     first = smtp_server.recorder.messages[0]
     assert first.mail_from == "nieuwsbrief@example.org"
-    assert first.subject == "Limburg op de internationale kaart: San Francisco, het spoor en Brainport"
+    assert first.subject == SUBJECT
     assert not first.tls
     assert smtp_server.recorder.connections == 1
     assert all(r.last_reply == "250 OK" for r in ledger.rows(rendered.slug))

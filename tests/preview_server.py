@@ -1,0 +1,93 @@
+"""A preview server of a project's sample issue, serving in a thread, for test_preview.py and
+test_preview_browser.py."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import ISSUE
+
+from newsletter.preview import Preview, PreviewServer, serve
+from newsletter.project import Project
+
+SENDER = "Nieuwsbrief POM Limburg <nieuwsbrief@example.org>"
+WAIT = 5.0  # seconds a change may take to show; the watcher polls every 0.1 s
+
+
+@dataclass
+class Running:
+    """A preview server serving in a thread, and how to talk to it."""
+
+    preview: Preview
+    server: PreviewServer
+    path: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str) -> tuple[int, str, bytes]:
+        """Status, content type and body of a GET sent exactly as written (no normalising of '..')."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type", ""), response.read()
+        finally:
+            conn.close()
+
+    def body(self, path: str, kind: str) -> str:
+        """The body of GET `path`, which must answer 200 with a content type starting with `kind`."""
+        status, content_type, body = self.get(path)
+        assert status == 200
+        assert content_type.startswith(kind)
+        return body.decode()
+
+    def text(self, path: str) -> str:
+        with urllib.request.urlopen(self.url + path, timeout=WAIT) as response:
+            assert response.status == 200
+            return response.read().decode("utf-8")
+
+    def state(self, recipient: int = 0) -> dict[str, object]:
+        return json.loads(self.text(f"/state.json?r={recipient}"))
+
+    def wait_for(self, check: Callable[[dict[str, object]], bool]) -> dict[str, object]:
+        """Poll /state.json until `check` holds; the last state if it never did within WAIT."""
+        deadline = time.monotonic() + WAIT
+        state = self.state()
+        while not check(state) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            state = self.state()
+        return state
+
+
+@contextmanager
+def serving(root: Path, **kwargs: object) -> Iterator[Running]:
+    """A preview of `root`/issues/2026-01.yaml served in a thread; stopped and closed on leaving."""
+    path = root / ISSUE
+    project = Project(issues_dir=root / "issues", layouts_dir=root / "layouts")
+    preview = Preview(project, path, sender=SENDER, interval=0.1, **kwargs)  # type: ignore[arg-type]
+    server = serve(preview, "127.0.0.1", 0)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="preview-test-server"
+    )
+    thread.start()
+    try:
+        yield Running(preview, server, path)
+    finally:
+        preview.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=WAIT)
