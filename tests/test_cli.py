@@ -119,6 +119,14 @@ def test_new_starts_a_draft_copy_of_the_latest_issue(project_dir: Path) -> None:
     assert newsletter("validate", "issues/2026-02.yaml", cwd=project_dir).returncode == 0
 
 
+def test_new_starts_from_the_latest_valid_issue_not_a_broken_file(project_dir: Path) -> None:
+    (project_dir / "issues" / "zz-kladje.yaml").write_text("subject: [half af\n", encoding="utf-8")
+    result = newsletter("new", "2026-02", cwd=project_dir)
+    assert result.returncode == 0, result.stderr
+    created = (project_dir / "issues" / "2026-02.yaml").read_text(encoding="utf-8")
+    assert created == (project_dir / "issues" / "2026-01.yaml").read_text(encoding="utf-8")
+
+
 def test_new_refuses_an_existing_issue(project_dir: Path) -> None:
     before = (project_dir / "issues" / "2026-01.yaml").read_bytes()
     result = newsletter("new", "2026-01", cwd=project_dir)

@@ -398,3 +398,17 @@ def test_parse_reports_problems_for_a_named_file() -> None:
     problem = only(caught.value.problems)
     assert str(problem).startswith("brief.yaml:3: language: Input should be 'nl', 'en', 'fr' or 'de'")
     assert caught.value.lines() == [str(problem)]
+
+
+def test_an_impossible_date_is_an_error_on_its_line_not_a_crash(tmp_path: Path) -> None:
+    text = GOOD + "  - type: events\n    events:\n      - date: 2026-02-30\n        title: Feest\n"
+    _, problem = one_problem(tmp_path, text)
+    assert (problem.line, problem.field) == (line_of(text, "2026-02-30"), "sections[1].events[0].date")
+    assert "day value is outside expected range" in problem.message
+
+
+def test_a_send_time_written_with_a_space_is_read_as_a_time(tmp_path: Path) -> None:
+    text = GOOD.replace("layout: default\n", "layout: default\nstatus: ready\nsend_at: 2026-02-17 09:00\n")
+    loaded = issues.load(write(tmp_path, text))
+    assert loaded.issue.send_at is not None
+    assert (loaded.issue.send_at.hour, loaded.issue.send_at.minute) == (9, 0)
