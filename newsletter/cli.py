@@ -196,17 +196,17 @@ def _print_skipped(audience: Audience) -> None:
         )
 
 
-def _summary(report: RunReport, title: str) -> None:
+def _summary(report: RunReport, title: str, done: str = "sent") -> None:
     c = report.counts
     table = Table(title=title, show_header=True, header_style="bold")
-    for column in ("audience", "sent", "pending", "unknown", "failed", "skipped"):
+    for column in ("audience", done, "pending", "unknown", "failed", "skipped"):
         table.add_column(column, justify="right")
     table.add_row(
         *(str(v) for v in (c.audience, c.sent, c.pending + c.sending, c.unknown, c.failed, c.skipped))
     )
     _console().print(table)
     typer.echo(
-        f"this run: {report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
+        f"this run: {report.sent} {done}, {report.failed} failed, {report.unknown} unknown, "
         f"{report.retried} retries"
         + (f", {report.recovered} recovered from an interrupted run" if report.recovered else "")
     )
@@ -300,12 +300,13 @@ def send(
     with _user_errors():
         if dry_run:
             report, outbox = dry_run_send(campaign, settings.outbox, settings.options())
-            _summary(report, f"dry run of {campaign.slug}: nothing was sent")
+            _summary(report, f"dry run of {campaign.slug}: nothing was sent", done="written")
             typer.echo(
                 f"{outbox.count} messages, {outbox.bytes_written / 1024 / max(outbox.count, 1):.1f} KB each "
                 f"on average, written to {outbox.folder}/; {len(campaign.audience.skipped)} rows skipped"
             )
-            typer.echo(f"to send for real: newsletter send {file}")
+            again = f" --recipients {recipients}" if recipients else ""
+            typer.echo(f"next: newsletter send {file}{again} --test you@example.org, then without --test")
             raise typer.Exit(EXIT_OK if report.exit_code == 0 else EXIT_FAILED)
         sender = settings.smtp_sender()
         if test is not None and not test_addresses:
