@@ -28,7 +28,7 @@ from newsletter.config import Settings, load_settings
 from newsletter.delivery import Event, Limiter, RunReport
 from newsletter.dispatch import DispatchConfig, overview
 from newsletter.dispatch import dispatch as run_dispatch
-from newsletter.errors import NewsletterError
+from newsletter.errors import ConfigError, NewsletterError
 from newsletter.issues import load as load_issue
 from newsletter.ledger import Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
@@ -269,6 +269,10 @@ def send(
         list[str] | None,
         typer.Option("--test", help="Send only to this address, subject prefixed [TEST]; repeatable."),
     ] = None,
+    test_team: Annotated[
+        bool,
+        typer.Option("--test-team", help="Send the test to the addresses in NEWSLETTER_TEST_RECIPIENTS."),
+    ] = False,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before a real send (for cron).")
     ] = False,
@@ -283,9 +287,15 @@ def send(
     """
     settings = _settings()
     project = _project(settings)
-    live = not dry_run and not test
+    live = not dry_run and not test and not test_team
     with _user_errors():
         test_addresses = list(test or [])
+        if test_team:
+            test_addresses += settings.test_addresses()
+            if not settings.test_addresses():
+                raise ConfigError(
+                    "--test-team: set NEWSLETTER_TEST_RECIPIENTS, e.g. me@example.org,colleague@example.org"
+                )
         envelope = settings.envelope(for_real=not dry_run)
         campaign = prepare(
             project,
@@ -309,8 +319,6 @@ def send(
             typer.echo(f"next: newsletter send {file}{again} --test you@example.org, then without --test")
             raise typer.Exit(EXIT_OK if report.exit_code == 0 else EXIT_FAILED)
         sender = settings.smtp_sender()
-        if test is not None and not test_addresses:
-            test_addresses = settings.test_addresses()
         if not live:
             report = send_test(campaign, sender, test_addresses, settings.options())
             _summary(report, f"test send of {campaign.slug} to {', '.join(test_addresses)}")

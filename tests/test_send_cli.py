@@ -85,6 +85,26 @@ def test_test_send_over_starttls_delivers_one_test_message_and_leaves_the_ledger
     assert not cli.db.exists()
 
 
+def test_test_team_sends_to_the_addresses_in_the_setting(cli: Cli) -> None:
+    cli.recipients(_audience(3))
+    result = _send(cli, "--test-team", NEWSLETTER_TEST_RECIPIENTS="me@example.org, collega@example.com")
+    assert result.returncode == 0, result.stderr
+    assert sorted(m.rcpts for m in cli.server.recorder.messages) == [
+        ("collega@example.com",),
+        ("me@example.org",),
+    ]
+    assert all(m.subject.startswith("[TEST] ") for m in cli.server.recorder.messages)
+    assert not cli.db.exists()
+
+
+def test_test_team_without_the_setting_says_which_to_set(cli: Cli) -> None:
+    cli.recipients(_audience(3))
+    result = _send(cli, "--test-team")
+    assert result.returncode == 2
+    assert "NEWSLETTER_TEST_RECIPIENTS" in result.stderr
+    assert cli.server.recorder.connections == 0
+
+
 def test_live_send_without_yes_and_without_a_terminal_exits_2_sending_nothing(cli: Cli) -> None:
     cli.recipients(_audience(3))
     result = _send(cli)
