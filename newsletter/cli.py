@@ -534,6 +534,12 @@ def preview(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     url = f"http://{host}:{server.server_address[1]}/"
     typer.echo(f"previewing {file} at {url} (Ctrl-C to stop)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(
+            f"warning: listening on {host}: others on the network can see the preview, including "
+            "the names and addresses of the first subscribers",
+            fg=typer.colors.YELLOW,
+        )
     for line in viewer.snapshot.errors:
         _err(line)
     if open_browser:
