@@ -47,6 +47,17 @@ class Campaign:
     def composer(self) -> Composer:
         return Composer(self.rendered, self.envelope, date=self.date)
 
+    def snapshot(self, ledger: Ledger, people: Iterable[Recipient], now: dt.datetime) -> bool:
+        """Start this issue's delivery in `ledger` to `people`; False if it had started before."""
+        return ledger.start(
+            self.slug,
+            subject=self.loaded.issue.subject,
+            content_hash=self.content_hash(),
+            audience_source=self.audience.source,
+            recipients=people,
+            now=now,
+        )
+
     def content_hash(self) -> str:
         digest = hashlib.sha256()
         for part in (
@@ -137,14 +148,7 @@ def _throwaway(
     with tempfile.TemporaryDirectory(prefix="newsletter-") as folder:
         ledger = Ledger(Path(folder) / "throwaway.sqlite3")
         try:
-            ledger.start(
-                campaign.slug,
-                subject=campaign.loaded.issue.subject,
-                content_hash=campaign.content_hash(),
-                audience_source=campaign.audience.source,
-                recipients=people,
-                now=campaign.date,
-            )
+            campaign.snapshot(ledger, people, campaign.date)
             return deliver(campaign.composer(), sender, ledger, options=options, on_event=on_event)
         finally:
             ledger.close()
@@ -168,15 +172,7 @@ def send(
                 f"{campaign.slug} is being sent by another process right now; nothing was sent. "
                 "Wait for it to finish, or run `newsletter status` to watch it"
             )
-        started = ledger.start(
-            campaign.slug,
-            subject=campaign.loaded.issue.subject,
-            content_hash=campaign.content_hash(),
-            audience_source=campaign.audience.source,
-            recipients=campaign.audience,
-            now=clock(),
-        )
-        if not started:
+        if not campaign.snapshot(ledger, campaign.audience, clock()):
             delivery = ledger.delivery(campaign.slug)
             if delivery and delivery.content_hash != campaign.content_hash():
                 campaign.warnings.append(
