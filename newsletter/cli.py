@@ -104,6 +104,12 @@ def validate(files: Files) -> None:
             f"ok: {path}: {len(loaded.issue.sections)} sections, HTML {size / 1024:.0f} KB, "
             f"status {loaded.issue.status}"
         )
+        if size > GMAIL_CLIP_BYTES:
+            typer.secho(
+                f"warning: {path}: the HTML is over Gmail's {GMAIL_CLIP_BYTES // 1024} KB; Gmail will "
+                "hide its end behind 'View entire message'. Shorten it.",
+                fg=typer.colors.YELLOW,
+            )
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
 
