@@ -201,3 +201,16 @@ def test_help_exits_0_and_shows_the_docstring(
 def test_every_rendering_command_is_covered_by_help() -> None:
     names = {p[0] for p, _ in COMMANDS if p}
     assert {"validate", "render", "new", "schema"} <= names
+
+
+def test_validate_warns_when_gmail_would_clip_the_email(project_dir: Path) -> None:
+    story = (
+        "  - type: article\n    title: Verhaal {n}\n    body: |\n" + "      " + "Een lange zin. " * 60 + "\n"
+    )
+    text = "subject: Lang\npreheader: Heel lang\nlanguage: nl\nlayout: default\nsections:\n" + "".join(
+        story.format(n=n) for n in range(60)
+    )
+    (project_dir / "issues" / "lang.yaml").write_text(text, encoding="utf-8")
+    result = newsletter("validate", "issues/lang.yaml", cwd=project_dir)
+    assert result.returncode == 0, result.stderr
+    assert "over Gmail's 102 KB" in result.stdout + result.stderr
