@@ -17,7 +17,7 @@ from pathlib import Path
 
 from newsletter import recipients
 from newsletter.delivery import Clock, Event, Limiter, Options, RunReport, Sleep, deliver
-from newsletter.errors import AudienceError, LedgerError
+from newsletter.errors import AudienceError, BusyError
 from newsletter.issues import LoadedIssue
 from newsletter.ledger import Ledger
 from newsletter.merge import BUILTIN_FIELDS
@@ -168,7 +168,7 @@ def send(
     """The real send: start or resume the issue's delivery; only one process at a time per issue."""
     with ledger.lock(f"issue-{campaign.slug}") as mine:
         if not mine:
-            raise LedgerError(
+            raise BusyError(
                 f"{campaign.slug} is being sent by another process right now; nothing was sent. "
                 "Wait for it to finish, or run `newsletter status` to watch it"
             )

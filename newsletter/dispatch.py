@@ -20,7 +20,7 @@ from typing import Any
 
 from newsletter import campaign, issues
 from newsletter.delivery import Event, Limiter, Options
-from newsletter.errors import NewsletterError
+from newsletter.errors import BusyError, NewsletterError
 from newsletter.ledger import Counts, Ledger
 from newsletter.message import Envelope
 from newsletter.model import Issue
@@ -150,6 +150,10 @@ def _dispatch_one(
             prepared, config.sender, ledger, options=options, clock=clock, sleep=sleep,
             limiter=config.limiter, on_event=on_event,
         )  # fmt: skip
+    except BusyError as e:
+        # A person is sending it by hand right now: not a problem, and the next run resumes it.
+        log("busy", {"issue": slug, "message": str(e)})
+        return 0, 0
     except NewsletterError as e:
         log("error", {"issue": slug, "message": str(e)})
         return 2, 0

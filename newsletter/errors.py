@@ -8,7 +8,8 @@
     ├── ConfigError            a NEWSLETTER_… setting is missing or wrong
     ├── AudienceError          the recipients file cannot be read
     ├── SendError              the mail server refused us as a whole (connect, TLS, login)
-    └── LedgerError            the delivery ledger cannot be used (locked, corrupt)
+    └── LedgerError            the delivery ledger cannot be used (corrupt, unreadable)
+        └── BusyError          another process is delivering this issue right now
 
 Errors that are not NewsletterError are bugs and keep their traceback.
 """
@@ -77,3 +78,7 @@ class SendError(NewsletterError):
 
 class LedgerError(NewsletterError):
     """The delivery ledger cannot be used."""
+
+
+class BusyError(LedgerError):
+    """Another process is delivering this issue right now; nothing was sent."""

@@ -27,6 +27,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,14 +140,27 @@ class Ledger:
         except sqlite3.DatabaseError as e:
             raise LedgerError(f"{path}: cannot use the ledger database: {e}") from None
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # WAL with NORMAL sync survives a process crash; only a power loss may lose the last commits.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._prepare()
         except sqlite3.DatabaseError as e:
             self._db.close()
             raise LedgerError(f"{path}: cannot use the ledger database: {e}") from None
         self._mutex = threading.Lock()
+
+    def _prepare(self) -> None:
+        # Two processes opening a new ledger at once (two cron runs) race to switch it to WAL, and
+        # SQLite answers that switch with "locked" at once instead of waiting: try again a while.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # WAL with NORMAL sync survives a process crash; only a power loss may lose the last commits.
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._db.close()

@@ -200,6 +200,24 @@ def test_a_dispatch_while_another_holds_the_lock_does_nothing_and_exits_0(lib: L
     assert len(lib.server.recorder.messages) == 3
 
 
+def test_an_issue_someone_is_sending_by_hand_is_left_to_them_and_exits_0(lib: Lib) -> None:
+    write_audience(lib.folder, audience(3))
+    write_issue(lib.folder)
+    other = Ledger(lib.folder / "newsletter.sqlite3")
+    try:
+        with other.lock("issue-2026-01") as mine:
+            assert mine
+            result = lib.run(T0)
+    finally:
+        other.close()
+    assert result.exit_code == 0
+    assert "busy" in lib.events()
+    assert "being sent by another process" in lib.messages("busy")[0]
+    assert lib.server.recorder.connections == 0
+    assert lib.run(T0).exit_code == 0
+    assert len(lib.server.recorder.messages) == 3
+
+
 def test_an_issue_edited_after_its_delivery_started_is_not_resent_and_the_log_says_so(lib: Lib) -> None:
     emails = audience(5)
     write_audience(lib.folder, emails)

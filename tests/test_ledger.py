@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -194,3 +195,20 @@ def test_issue_lock_is_refused_while_another_process_holds_it_and_freed_when_it_
                 ledger.close()
         finally:
             holder.kill()
+
+
+def _open_and_close(path: str) -> str:
+    try:
+        Ledger(Path(path)).close()
+    except LedgerError as e:
+        return str(e)
+    return "ok"
+
+
+def test_processes_opening_a_new_ledger_at_the_same_moment_all_get_it(tmp_path: Path) -> None:
+    # Two cron runs on a fresh machine: both create the database and switch it to WAL at once.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(6) as pool:
+        for round_ in range(15):
+            path = str(tmp_path / f"ledger-{round_}.sqlite3")
+            assert pool.map(_open_and_close, [path] * 6) == ["ok"] * 6
