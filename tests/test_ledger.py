@@ -207,7 +207,7 @@ def _open_and_close(path: str) -> str:
 
 def test_processes_opening_a_new_ledger_at_the_same_moment_all_get_it(tmp_path: Path) -> None:
     # Two cron runs on a fresh machine: both create the database and switch it to WAL at once.
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     with context.Pool(6) as pool:
         for round_ in range(15):
             path = str(tmp_path / f"ledger-{round_}.sqlite3")
