@@ -30,9 +30,7 @@ class Page:
 
 
 def _public_values(rendered: Rendered, unsubscribe_page: str) -> tuple[str, ...]:
-    return tuple(
-        unsubscribe_page if f.name == "unsubscribe_url" else (f.default or "") for f in rendered.fields
-    )
+    return rendered.values_for({"unsubscribe_url": unsubscribe_page})
 
 
 def public_html(rendered: Rendered, unsubscribe_page: str) -> str:

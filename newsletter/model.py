@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -279,7 +280,10 @@ class Rendered:
     list_name: str
     view_url: str | None = None
 
-    def sample_html(self, values: dict[str, str]) -> str:
-        """The HTML with every merge field filled from `values` or its default (for previews)."""
-        filled = tuple(values.get(f.name) or f.default or "" for f in self.fields)
-        return self.html.fill(filled, escape_html)
+    def values_for(self, data: Mapping[str, str]) -> tuple[str, ...]:
+        """Each merge field's value from `data`, else its default, else empty (previews, the web)."""
+        return tuple(data.get(f.name) or f.default or "" for f in self.fields)
+
+    def sample_html(self, data: Mapping[str, str]) -> str:
+        """The HTML with every merge field filled from `data` or its default."""
+        return self.html.fill(self.values_for(data), escape_html)

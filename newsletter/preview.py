@@ -152,9 +152,7 @@ class Preview:
         return self.recipients[index] if 0 <= index < len(self.recipients) else self.recipients[0]
 
     def values(self, rendered: Rendered, recipient: Recipient) -> tuple[str, ...]:
-        data = recipient.merge_data()
-        data["unsubscribe_url"] = PREVIEW_UNSUBSCRIBE
-        return tuple(data.get(f.name) or f.default or "" for f in rendered.fields)
+        return rendered.values_for({**recipient.merge_data(), "unsubscribe_url": PREVIEW_UNSUBSCRIBE})
 
     def preheader(self, rendered: Rendered, recipient: Recipient) -> str:
         return rendered.preheader.fill(self.values(rendered, recipient))
