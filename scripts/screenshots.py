@@ -2,9 +2,9 @@
 
     python scripts/screenshots.py build/2026-01.html docs
 
-writes docs/sample-desktop.png (640 px wide) and docs/sample-phone.png (375 px wide), each the full
-height of the email. It uses headless Chromium (Debian's `chromium`), with a fresh profile per run and
-no background networking.
+writes docs/sample-desktop.png (600 px wide, the usual width of an email) and docs/sample-phone.png
+(375 px wide), each the full height of the email. It uses headless Chromium (Debian's `chromium`),
+with a fresh profile per run and no background networking.
 
 The page height is measured first: Chromium loads a temporary page that shows the email in a frame of
 the screenshot's width, with a small script that writes the email's height into the DOM, and
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-DESKTOP_WIDTH = 640
+DESKTOP_WIDTH = 600
 PHONE_WIDTH = 375
 FALLBACK_HEIGHT = 4000
 MEASURE_HEIGHT = 400  # the window height while measuring; the frame inside is 50 px tall

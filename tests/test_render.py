@@ -357,9 +357,9 @@ def test_image_width_attribute_stays_in_pixels_for_outlook(all_sections: dict) -
 
 
 def test_image_width_attribute_fits_inside_the_side_paddings(all_sections: dict) -> None:
-    # The body is 640 px wide and images have 24 px padding on either side.
-    assert image(all_sections["soup"], "Externe foto")["width"] == str(640 - 2 * 24)
-    assert image(all_sections["soup"], "Stip rechts")["width"] == str(320 - 2 * 24)
+    # The body is 600 px wide and images have 24 px padding on either side.
+    assert image(all_sections["soup"], "Externe foto")["width"] == str(600 - 2 * 24)
+    assert image(all_sections["soup"], "Stip rechts")["width"] == str(600 // 2 - 2 * 24)
 
 
 def test_local_image_is_embedded_once_as_a_cid_part(all_sections: dict) -> None:
