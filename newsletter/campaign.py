@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -161,7 +160,7 @@ def send(
     *,
     options: Options | None = None,
     clock: Clock = lambda: dt.datetime.now(dt.UTC),
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
     limiter: Limiter | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
 ) -> RunReport:

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import itertools
 import json
+import os
 import sys
 import time
 import webbrowser
@@ -179,8 +180,11 @@ def schema(
         sys.stdout.write(text)
         return
     out.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {out}; an issue file names it on its first line:")
-    typer.echo(f"# yaml-language-server: $schema={out}")
+    # Editors resolve the path from the issue file's folder, not from where this command ran.
+    issues_dir = _settings().issues_dir
+    relative = Path(os.path.relpath(out.resolve(), issues_dir.resolve())).as_posix()
+    typer.echo(f"wrote {out}; an issue file in {issues_dir}/ names it on its first line:")
+    typer.echo(f"# yaml-language-server: $schema={relative}")
 
 
 def issue_schema() -> str:

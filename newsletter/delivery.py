@@ -166,7 +166,7 @@ class _Run:
         ledger: Ledger,
         options: Options,
         clock: Clock,
-        sleep: Sleep,
+        sleep: Sleep | None,
         limiter: Limiter,
         on_event: Callable[[Event], None],
         rng: random.Random,
@@ -178,7 +178,7 @@ class _Run:
         self.ledger = ledger
         self.options = options
         self.clock = clock
-        self.sleep = sleep
+        self._sleep = sleep
         self.limiter = limiter
         self.on_event = on_event
         self.rng = rng
@@ -190,6 +190,13 @@ class _Run:
         self.fatal: BaseException | None = None
         self.lock = threading.Lock()
         self.done = 0
+
+    def pause(self, seconds: float) -> None:
+        """Wait before a retry; a run that is stopping (Ctrl-C, a fatal error) cuts the wait short."""
+        if self._sleep is None:
+            self.stop.wait(seconds)
+        else:
+            self._sleep(seconds)
 
     def _event(self, kind: str, email: str, reply: str) -> None:
         with self.lock:
@@ -301,7 +308,7 @@ class _Run:
                 if attempt < self.options.backoff.attempts:
                     self._count("retried")
                     self._event("retry", email, str(e.reply))
-                    self.sleep(self.options.backoff.delay(attempt, self.rng))
+                    self.pause(self.options.backoff.delay(attempt, self.rng))
                     continue
                 self._event("pending", email, str(e.reply))
                 if connecting:
@@ -359,7 +366,7 @@ def deliver(
     *,
     options: Options | None = None,
     clock: Clock = lambda: dt.datetime.now(dt.UTC),
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
     limiter: Limiter | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
     rng: random.Random | None = None,

@@ -69,7 +69,7 @@ def dispatch(
     *,
     now: dt.datetime,
     log: Log,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> DispatchResult:
     """One cron run. Exit code: 0 nothing to do or all fine, 1 failures or pending, 2 bad input."""
     result = DispatchResult()
@@ -96,7 +96,7 @@ def _dispatch_one(
     clock: Callable[[], dt.datetime],
     log: Log,
     budget: int | None,
-    sleep: Callable[[float], None],
+    sleep: Callable[[float], None] | None,
     result: DispatchResult,
 ) -> tuple[int, int]:
     slug = path.stem

@@ -143,6 +143,8 @@ def test_schema_writes_json_with_the_sections_property(project_dir: Path) -> Non
     assert "sections" in schema["properties"]
     assert {"subject", "preheader", "language", "layout", "sections"} <= set(schema["required"])
     assert schema["additionalProperties"] is False
+    # The line to paste is relative to the issues folder, where the editor resolves it.
+    assert "# yaml-language-server: $schema=../x.json" in result.stdout
 
 
 def test_committed_schema_is_current(project_dir: Path) -> None:

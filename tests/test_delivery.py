@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from conftest import ENVELOPE, ROOT, SAMPLE, T0, people
 
 from newsletter import campaign
 from newsletter.delivery import Backoff, Event, Limiter, Options, Rate, RunReport, deliver
-from newsletter.errors import ConfigError, LedgerError
+from newsletter.errors import ConfigError, LedgerError, SendError
 from newsletter.ledger import Counts, Ledger
 from newsletter.message import Composer, parse
 from newsletter.model import Recipient, Rendered
@@ -552,3 +553,48 @@ def test_a_delivery_whose_only_open_rows_were_resent_once_is_complete(
     assert report.counts.complete
     assert ledger.delivery(rendered.slug) is not None
     assert ledger.delivery(rendered.slug).finished_at is not None  # type: ignore[union-attr]
+
+
+class RefusingConnection(MemoryConnection):
+    """p1 is always deferred (4xx); the server refuses the sender outright for p2 (fatal)."""
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Reply:
+        if recipient == "p1@example.org":
+            raise Temporary(Reply(451, "try again later"))
+        if recipient == "p2@example.org":
+            raise SendError("the server refuses the sender")
+        return super().send(sender, recipient, data)
+
+
+class RefusingSender(MemorySender):
+    def connect(self) -> MemoryConnection:
+        return RefusingConnection(self)
+
+
+def test_a_fatal_error_on_one_connection_cuts_short_the_retry_wait_on_another(
+    rendered: Rendered, ledger: Ledger
+) -> None:
+    # With no sleep injected the retry waits on the run's stop event: an hour-long backoff must end
+    # as soon as the other connection's fatal error stops the run.
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _run(
+                rendered,
+                ledger,
+                RefusingSender(),
+                PEOPLE[:2],
+                sleep=None,
+                options=Options(connections=2, backoff=Backoff(base=3600, cap=3600, attempts=3)),
+            )
+        except SendError as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the retry wait was not cut short"
+    assert len(outcome) == 1
+    assert "refuses the sender" in str(outcome[0])
+    assert ledger.counts(rendered.slug).sending == 0
