@@ -6,6 +6,7 @@ link points at the unsubscribe page without a token, and local images are copied
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import shutil
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from newsletter.issues import LoadedIssue
 from newsletter.merge import escape_html
 from newsletter.model import Rendered
 from newsletter.project import Project
+from newsletter.render import format_date
 
 ASSETS = "assets"
 
@@ -25,7 +27,8 @@ class Page:
     slug: str
     subject: str
     preheader: str
-    date: str
+    date: str  # ISO, for sorting
+    shown_date: str  # as a reader writes it, e.g. "20 januari 2026"
     file: Path
 
 
@@ -70,13 +73,14 @@ def build(
         # The index shows subject and preheader as a reader without a name would see them.
         values = _public_values(rendered, unsubscribe_page)
         subject = rendered.subject.fill(values)
-        pages.append(Page(loaded.slug, subject, rendered.preheader.fill(values), date, target))
+        shown = format_date(dt.date.fromisoformat(date), loaded.issue.language)
+        pages.append(Page(loaded.slug, subject, rendered.preheader.fill(values), date, shown, target))
     pages.sort(key=lambda p: (p.date, p.slug), reverse=True)
     if brand is None:
         raise NewsletterError("no issue to publish: nothing has been sent yet (try --include-ready)")
     items = "\n".join(
         f'<li><a href="{html.escape(p.slug)}.html">{html.escape(p.subject)}</a>'
-        f'<span class="date">{html.escape(p.date)}</span><p>{html.escape(p.preheader)}</p></li>'
+        f'<span class="date">{html.escape(p.shown_date)}</span><p>{html.escape(p.preheader)}</p></li>'
         for p in pages
     )
     title = html.escape(brand.list_name)

@@ -21,6 +21,7 @@ from newsletter.errors import NewsletterError
 from newsletter.ledger import Ledger
 from newsletter.project import Project
 from newsletter.recipients import load as load_recipients
+from newsletter.render import format_date
 
 FEBRUARY = "Februari: nieuwe kansen in Genk en Hasselt"
 MARCH = "Maart: een concept dat nog niet af is"
@@ -123,7 +124,8 @@ def test_include_ready_writes_an_index_linking_each_ready_issue_newest_first(two
     site = two_ready / "site"
     assert index_links(site) == [("2026-02.html", FEBRUARY), ("2026-01.html", SUBJECT)]
     index = soup(site / "index.html")
-    assert [d.get_text() for d in index.select(".date")] == ["2026-02-17", "2026-01-20"]
+    # Newest first, dated as a Dutch reader writes dates.
+    assert [d.get_text() for d in index.select(".date")] == ["17 februari 2026", "20 januari 2026"]
     assert index.title is not None
     assert index.title.get_text() == "Nieuwsbrief POM Limburg"
     # A draft is never published.
@@ -159,7 +161,7 @@ def test_an_issue_sent_according_to_the_ledger_is_included(two_ready: Path) -> N
     site = two_ready / "site"
     assert index_links(site) == [("2026-01.html", SUBJECT)]
     assert [d.get_text() for d in soup(site / "index.html").select(".date")] == [
-        january.astimezone().date().isoformat()
+        format_date(january.astimezone().date(), "nl")
     ]
     assert not (site / "2026-02.html").exists()
 
