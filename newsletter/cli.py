@@ -87,7 +87,7 @@ Files = Annotated[list[Path], typer.Argument(help="Issue files, e.g. issues/2026
 File = Annotated[Path, typer.Argument(help="An issue file, e.g. issues/2026-01.yaml.")]
 
 
-@app.command()
+@app.command(rich_help_panel="Write")
 def validate(files: Files) -> None:
     """Check issue files: every mistake with its file, line and field. Exit 2 if any."""
     project = _project(_settings())
@@ -115,7 +115,7 @@ def validate(files: Files) -> None:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@app.command()
+@app.command(rich_help_panel="Write")
 def render(
     file: File,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")] = Path("build"),
@@ -154,7 +154,7 @@ def render(
         typer.echo("(sender and unsubscribe address are examples: set them in .env to send)")
 
 
-@app.command()
+@app.command(rich_help_panel="Write")
 def new(
     slug: Annotated[str, typer.Argument(help="The new issue's name, e.g. 2026-02.")],
     from_: Annotated[
@@ -168,7 +168,7 @@ def new(
     typer.echo(f"created {path} (status: draft); preview it with: newsletter preview {path}")
 
 
-@app.command()
+@app.command(rich_help_panel="Write")
 def schema(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Where to write it; '-' for standard output.")
@@ -265,7 +265,7 @@ class _Progress:
         typer.echo(f"{stamp} {event.kind:7} {event.email} {event.reply}".rstrip())
 
 
-@app.command()
+@app.command(rich_help_panel="Send")
 def send(
     file: File,
     recipients: Annotated[
@@ -368,7 +368,7 @@ def send(
     raise typer.Exit(report.exit_code)
 
 
-@app.command()
+@app.command(rich_help_panel="Send")
 def status(
     file: Annotated[
         Path | None, typer.Argument(help="An issue file; every issue, draft to sent, if omitted.")
@@ -460,7 +460,7 @@ def _overview(settings: Settings) -> None:
 suppress_app = typer.Typer(
     help="The suppression list: addresses that are never sent to.", no_args_is_help=True
 )
-app.add_typer(suppress_app, name="suppress")
+app.add_typer(suppress_app, name="suppress", rich_help_panel="Send")
 
 
 def _ledger(settings: Settings) -> Ledger:
@@ -517,7 +517,7 @@ def suppress_import(
 # -- preview and archive -------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(rich_help_panel="Write")
 def preview(
     file: File,
     port: Annotated[int, typer.Option(help="Port of the local preview server.")] = 8000,
@@ -573,7 +573,7 @@ def _preview_people(file: Path, default: Path | None) -> list[Recipient]:
         return []
 
 
-@app.command()
+@app.command(rich_help_panel="Publish")
 def archive(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the web site.")] = Path("site"),
     include_ready: Annotated[
@@ -612,7 +612,7 @@ def archive(
 # -- cron ----------------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(rich_help_panel="Send")
 def dispatch(
     now: Annotated[
         str | None, typer.Option("--now", help="Act as if it is this time (ISO 8601), to test or catch up.")
