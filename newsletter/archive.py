@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter.errors import NewsletterError
@@ -49,12 +49,7 @@ def build(
     unsubscribe_page: str,
 ) -> list[Page]:
     """Write `out/<slug>.html` for each (issue file, date) and `out/index.html`, newest first."""
-    web = Project(
-        issues_dir=project.issues_dir,
-        layouts_dir=project.layouts_dir,
-        asset_base_url=ASSETS,
-        archive_url=None,
-    )
+    web = replace(project, asset_base_url=ASSETS, archive_url=None)
     if not issues:
         # Before anything is written: an empty site folder would look like a published archive.
         raise NewsletterError("no issue to publish: nothing has been sent yet (try --include-ready)")

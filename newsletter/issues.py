@@ -164,8 +164,13 @@ def _parse(text: str, file: str) -> tuple[Issue, _Lines]:
     if not text.strip():
         raise IssueError([Problem(file, None, "", "the file is empty; copy an earlier issue to start")])
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        # One parse: the node tree gives the lines, the same tree the values.
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         # libyaml puts an error at the end of the file on the line after the last one.

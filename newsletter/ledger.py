@@ -348,15 +348,13 @@ class Ledger:
         return [_row(r) for r in self._query(sql + " ORDER BY position", args)]
 
     def counts(self, issue: str) -> Counts:
-        found = dict(
-            self._query("SELECT status, count(*) FROM recipients WHERE issue = ? GROUP BY status", (issue,))
-        )
-        values = {s: int(str(found.get(s, 0))) for s in STATUSES}
-        ((resendable,),) = self._query(
-            "SELECT count(*) FROM recipients WHERE issue = ? AND status = 'unknown' AND ambiguous = 1",
+        rows = self._query(
+            "SELECT status, count(*), sum(ambiguous = 1) FROM recipients WHERE issue = ? GROUP BY status",
             (issue,),
         )
-        return Counts(audience=sum(values.values()), unknown_resendable=int(resendable), **values)
+        values = dict.fromkeys(STATUSES, 0) | {str(status): int(n) for status, n, _ in rows}
+        resendable = sum(int(once) for status, _, once in rows if status == "unknown")
+        return Counts(audience=sum(values.values()), unknown_resendable=resendable, **values)
 
     def mark_sending(
         self,

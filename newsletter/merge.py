@@ -85,10 +85,6 @@ class Plan:
         parts = TOKEN.split(text)
         return cls(literals=tuple(parts[0::2]), slots=tuple(int(i) for i in parts[1::2]))
 
-    @property
-    def is_constant(self) -> bool:
-        return not self.slots
-
     def fill(self, values: tuple[str, ...], escape: Callable[[str], str] = keep) -> str:
         """The text with slot i replaced by `escape(values[slots[i]])`."""
         if not self.slots:

@@ -16,7 +16,7 @@ import mimetypes
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -58,12 +58,7 @@ class Preview:
         interval: float = 0.25,
     ) -> None:
         # Images are linked from this server instead of embedded: a browser cannot show cid: parts.
-        self.project = Project(
-            issues_dir=project.issues_dir,
-            layouts_dir=project.layouts_dir,
-            asset_base_url=ASSETS,
-            archive_url=None,
-        )
+        self.project = replace(project, asset_base_url=ASSETS, archive_url=None)
         self.path = path
         self.sender = sender
         self.recipients = recipients or [SAMPLE_RECIPIENT]
