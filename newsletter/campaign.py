@@ -16,9 +16,10 @@ from pathlib import Path
 
 from newsletter import recipients
 from newsletter.delivery import Clock, Event, Limiter, Options, RunReport, Sleep, deliver
-from newsletter.errors import AudienceError, BusyError
+from newsletter.errors import AudienceError, BusyError, SlugClashError
 from newsletter.issues import LoadedIssue
-from newsletter.ledger import Ledger
+from newsletter.ledger import Delivery, Ledger
+from newsletter.lock import Holder
 from newsletter.merge import BUILTIN_FIELDS
 from newsletter.message import Composer, Envelope
 from newsletter.model import Recipient, Rendered
@@ -55,7 +56,13 @@ class Campaign:
             audience_source=self.audience.source,
             recipients=people,
             now=now,
+            source_path=str(self.source_path),
         )
+
+    @property
+    def source_path(self) -> Path:
+        """The issue file as the file system knows it: the same file however the path was typed."""
+        return self.loaded.path.resolve()
 
     def content_hash(self) -> str:
         digest = hashlib.sha256()
@@ -145,7 +152,7 @@ def _throwaway(
     on_event: Callable[[Event], None] = lambda _: None,
 ) -> RunReport:
     with tempfile.TemporaryDirectory(prefix="newsletter-") as folder:
-        ledger = Ledger(Path(folder) / "throwaway.sqlite3")
+        ledger = Ledger(Path(folder) / "throwaway.sqlite3", setting=None)
         try:
             campaign.snapshot(ledger, people, campaign.date)
             return deliver(campaign.composer(), sender, ledger, options=options, on_event=on_event)
@@ -165,19 +172,16 @@ def send(
     on_event: Callable[[Event], None] = lambda _: None,
 ) -> RunReport:
     """The real send: start or resume the issue's delivery; only one process at a time per issue."""
-    with ledger.lock(f"issue-{campaign.slug}") as mine:
+    lock = f"issue-{campaign.slug}"
+    with ledger.lock(lock) as mine:
         if not mine:
             raise BusyError(
                 f"{campaign.slug} is being sent by another process right now; nothing was sent. "
-                "Wait for it to finish, or run `newsletter status` to watch it"
+                f"Wait for it{_by(ledger.lock_holder(lock))} to finish, or run `newsletter status` to "
+                "watch it"
             )
         if not campaign.snapshot(ledger, campaign.audience, clock()):
-            delivery = ledger.delivery(campaign.slug)
-            if delivery and delivery.content_hash != campaign.content_hash():
-                campaign.warnings.append(
-                    f"{campaign.slug} changed since its delivery started; who already has it is not "
-                    "sent it again, the rest get the new version"
-                )
+            _resume(campaign, ledger)
         return deliver(
             campaign.composer(),
             sender,
@@ -188,3 +192,48 @@ def send(
             limiter=limiter,
             on_event=on_event,
         )
+
+
+def _by(holder: Holder | None) -> str:
+    if holder is None or holder.pid is None:
+        return ""
+    since = f", since {holder.since.astimezone():%Y-%m-%d %H:%M}" if holder.since else ""
+    return f" (pid {holder.pid}{since})"
+
+
+def _resume(campaign: Campaign, ledger: Ledger) -> None:
+    """Go on with a delivery that started before: the same issue, perhaps edited since."""
+    delivery = ledger.delivery(campaign.slug)
+    assert delivery is not None  # snapshot() found it
+    subject, source = campaign.loaded.issue.subject, str(campaign.source_path)
+    check_same_issue(delivery, subject, source)
+    if (delivery.subject, delivery.source_path) != (subject, source):
+        ledger.refingerprint(campaign.slug, subject, source)
+    if delivery.content_hash != campaign.content_hash():
+        campaign.warnings.append(
+            f"{campaign.slug} changed since its delivery started; who already has it is not "
+            "sent it again, the rest get the new version"
+        )
+
+
+def check_same_issue(delivery: Delivery, subject: str, source_path: str) -> None:
+    """Refuse to go on with a delivery under the same slug when the file is another issue.
+
+    The ledger knows a delivery by its slug (the file name without .yaml) and keeps its fingerprint:
+    the subject and the resolved path of the issue file. An issue file with that slug is the same
+    issue when it is the recorded file (its subject may have been corrected: a typo fix), or when it
+    has the recorded subject (the file was moved, or its project folder renamed). Only when both
+    differ is it another issue — another organisation's 2026-01.yaml on a shared ledger, an old file
+    reused for new content — and going on would skip everyone who got the first one. A delivery
+    recorded before the ledger kept paths (source_path NULL) is accepted.
+    """
+    if delivery.source_path is None:
+        return
+    if delivery.source_path == source_path or delivery.subject == subject:
+        return
+    slug = delivery.issue
+    raise SlugClashError(
+        f"the ledger already holds a delivery of {slug} from {delivery.source_path} (subject "
+        f"{delivery.subject!r}); {source_path} is a different issue: rename the file, e.g. {slug}-b.yaml, "
+        "to send it. If it is the same issue moved and retitled, put back the subject it was sent with"
+    )

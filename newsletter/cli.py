@@ -27,12 +27,13 @@ from newsletter.campaign import dry_run as dry_run_send
 from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
 from newsletter.delivery import Event, Limiter, RunReport
-from newsletter.dispatch import DispatchConfig, overview
+from newsletter.dispatch import DispatchConfig
 from newsletter.dispatch import dispatch as run_dispatch
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, IssueError, NewsletterError, Problem
 from newsletter.issues import load as load_issue
 from newsletter.ledger import Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
+from newsletter.overview import overview
 from newsletter.preview import Preview, serve
 from newsletter.project import Project
 from newsletter.recipients import Audience
@@ -385,56 +386,56 @@ def status(
         return
     with _user_errors():
         tz = timezone(settings.timezone)
-        ledger = Ledger(settings.db)
-    try:
-        slugs = [file.stem] if file else [d.issue for d in ledger.deliveries()]
-        if failed:
-            writer = csv.writer(sys.stdout)
-            writer.writerow(["issue", "email", "status", "attempts", "reply"])
-            for slug in slugs:
-                for state in ("failed", "unknown", "pending"):
-                    for row in ledger.rows(slug, state):
-                        writer.writerow([slug, row.recipient.email, row.status, row.attempts, row.last_reply])
-            return
-        table = Table(show_header=True, header_style="bold")
-        for column in ("issue", "audience", "sent", "pending", "unknown", "failed", "skipped", "finished"):
-            table.add_column(column, justify="right" if column not in ("issue", "finished") else "left")
+        ledger = Ledger.for_reading(settings.db)
+        try:
+            _status(ledger, file, failed, tz)
+        finally:
+            ledger.close()
+
+
+def _status(ledger: Ledger, file: Path | None, failed: bool, tz: dt.tzinfo) -> None:
+    slugs = [file.stem] if file else [d.issue for d in ledger.deliveries()]
+    if failed:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["issue", "email", "status", "attempts", "reply"])
         for slug in slugs:
-            delivery = ledger.delivery(slug)
-            if delivery is None:
-                typer.echo(f"{slug}: not sent yet")
-                continue
-            c = ledger.counts(slug)
-            finished = (
-                delivery.finished_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-                if delivery.finished_at
-                else "-"
-            )
-            table.add_row(
-                slug,
-                *(
-                    str(v)
-                    for v in (c.audience, c.sent, c.pending + c.sending, c.unknown, c.failed, c.skipped)
-                ),
-                finished,
-            )
-        _console().print(table)
-        for slug in slugs:
-            for row in ledger.rows(slug, "failed"):
-                typer.echo(f"{slug}: failed: {row.recipient.email}: {row.last_reply}")
-    finally:
-        ledger.close()
+            for state in ("failed", "unknown", "pending"):
+                for row in ledger.rows(slug, state):
+                    writer.writerow([slug, row.recipient.email, row.status, row.attempts, row.last_reply])
+        return
+    table = Table(show_header=True, header_style="bold")
+    for column in ("issue", "audience", "sent", "pending", "unknown", "failed", "skipped", "finished"):
+        table.add_column(column, justify="right" if column not in ("issue", "finished") else "left")
+    for slug in slugs:
+        delivery = ledger.delivery(slug)
+        if delivery is None:
+            typer.echo(f"{slug}: not sent yet")
+            continue
+        c = ledger.counts(slug)
+        finished = (
+            delivery.finished_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if delivery.finished_at else "-"
+        )
+        table.add_row(
+            slug,
+            *(str(v) for v in (c.audience, c.sent, c.pending + c.sending, c.unknown, c.failed, c.skipped)),
+            finished,
+        )
+    _console().print(table)
+    for slug in slugs:
+        for row in ledger.rows(slug, "failed"):
+            typer.echo(f"{slug}: failed: {row.recipient.email}: {row.last_reply}")
 
 
 def _overview(settings: Settings) -> None:
     with _user_errors():
         tz = timezone(settings.timezone)
-        ledger = Ledger(settings.db) if settings.db.exists() else None
-    try:
-        states = overview(_project(settings), ledger, tz, dt.datetime.now(tz))
-    finally:
-        if ledger:
-            ledger.close()
+        window = settings.window()
+        ledger = Ledger.for_reading(settings.db) if settings.db.exists() else None
+        try:
+            states = overview(_project(settings), ledger, tz, dt.datetime.now(tz), window)
+        finally:
+            if ledger:
+                ledger.close()
     if not states:
         typer.echo(f"no issues in {settings.issues_dir}/ yet; start one with: newsletter new 2026-01")
         return
@@ -463,9 +464,15 @@ suppress_app = typer.Typer(
 app.add_typer(suppress_app, name="suppress", rich_help_panel="Send")
 
 
-def _ledger(settings: Settings) -> Ledger:
+@contextmanager
+def _ledger(settings: Settings, *, reading: bool = False) -> Iterator[Ledger]:
+    """The ledger for a short command; its errors, also mid-way, are one line and exit 2."""
     with _user_errors():
-        return Ledger(settings.db)
+        ledger = Ledger.for_reading(settings.db) if reading else Ledger(settings.db)
+        try:
+            yield ledger
+        finally:
+            ledger.close()
 
 
 @suppress_app.command("add")
@@ -474,29 +481,27 @@ def suppress_add(
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "by hand",
 ) -> None:
     """Never send to these addresses again."""
-    ledger = _ledger(_settings())
-    added = ledger.suppress(emails, reason, dt.datetime.now(dt.UTC))
-    ledger.close()
+    with _ledger(_settings()) as ledger:
+        added = ledger.suppress(emails, reason, dt.datetime.now(dt.UTC))
     typer.echo(f"{added} added to the suppression list")
 
 
 @suppress_app.command("remove")
 def suppress_remove(email: Annotated[str, typer.Argument(help="The address to allow again.")]) -> None:
     """Allow an address again."""
-    ledger = _ledger(_settings())
-    removed = ledger.unsuppress(email)
-    ledger.close()
+    with _ledger(_settings()) as ledger:
+        removed = ledger.unsuppress(email)
     typer.echo(f"{email} {'removed' if removed else 'was not on the list'}")
 
 
 @suppress_app.command("list")
 def suppress_list() -> None:
     """Print the suppression list as CSV."""
-    ledger = _ledger(_settings())
+    with _ledger(_settings(), reading=True) as ledger:
+        listed = ledger.suppressions()
     writer = csv.writer(sys.stdout)
     writer.writerow(["email", "reason", "added_at"])
-    writer.writerows(ledger.suppressions())
-    ledger.close()
+    writer.writerows(listed)
 
 
 @suppress_app.command("import")
@@ -508,9 +513,8 @@ def suppress_import(
     with _user_errors():
         audience = load_recipients(file)
     _print_skipped(audience)
-    ledger = _ledger(_settings())
-    added = ledger.suppress([r.email for r in audience.recipients], reason, dt.datetime.now(dt.UTC))
-    ledger.close()
+    with _ledger(_settings()) as ledger:
+        added = ledger.suppress([r.email for r in audience.recipients], reason, dt.datetime.now(dt.UTC))
     typer.echo(f"{added} of {len(audience.recipients)} addresses added to the suppression list")
 
 
@@ -587,13 +591,13 @@ def archive(
     sent: dict[str, str] = {}
     if settings.db.exists():
         with _user_errors():
-            ledger = Ledger(settings.db)
-        try:
-            for delivery in ledger.deliveries():
-                if ledger.counts(delivery.issue).sent:
-                    sent[delivery.issue] = delivery.started_at.astimezone().date().isoformat()
-        finally:
-            ledger.close()
+            ledger = Ledger.for_reading(settings.db)
+            try:
+                for delivery in ledger.deliveries():
+                    if ledger.counts(delivery.issue).sent:
+                        sent[delivery.issue] = delivery.started_at.astimezone().date().isoformat()
+            finally:
+                ledger.close()
     with _user_errors():
         for path in project.issue_files():
             if path.stem in sent:
@@ -623,11 +627,20 @@ def dispatch(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per line instead of text.")
     ] = False,
+    catch_up: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--catch-up",
+            help="Send this ready issue even though its send_at is older than NEWSLETTER_DISPATCH_WINDOW; "
+            "repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Deliver every ready issue whose send_at has passed; run it from cron every few minutes.
 
     Resumes unfinished deliveries, keeps the rate and daily limits, and never sends anyone an issue
-    twice. Only one dispatch runs at a time; a second one exits at once.
+    twice. Only one dispatch runs at a time; a second one exits at once. An issue further back than
+    NEWSLETTER_DISPATCH_WINDOW that the ledger has no record of is not sent but reported (exit 1).
     """
     settings = _settings()
 
@@ -656,15 +669,29 @@ def dispatch(
             default_recipients=settings.recipients,
             max_messages=max_messages,
             report_to=settings.report_addresses(),
+            window=settings.window(),
+            catch_up=_catch_up(_project(settings), catch_up or []),
+            stale_after=settings.stale_after(),
         )
         ledger = Ledger(settings.db)
-    try:
-        result = run_dispatch(_project(settings), ledger, config, now=moment, log=log)
-    finally:
-        ledger.close()
+        try:
+            result = run_dispatch(_project(settings), ledger, config, now=moment, log=log)
+        finally:
+            ledger.close()
     if not result.delivered and not result.already_running and result.exit_code == 0:
         log("idle", {"message": "nothing is due"})
     raise typer.Exit(result.exit_code)
+
+
+def _catch_up(project: Project, files: list[Path]) -> frozenset[Path]:
+    """The --catch-up files, resolved; each must be an issue file of the project."""
+    known = {path.resolve() for path in project.issue_files()}
+    for path in files:
+        if path.resolve() not in known:
+            raise IssueError(
+                [Problem(str(path), None, "--catch-up", f"not an issue file in {project.issues_dir}/")]
+            )
+    return frozenset(path.resolve() for path in files)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ssl
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from newsletter.delivery import Options, Rate
 from newsletter.errors import ConfigError
 from newsletter.message import Envelope
-from newsletter.schedule import DEFAULT_TIMEZONE
+from newsletter.schedule import DEFAULT_TIMEZONE, parse_duration
 from newsletter.send.smtp import Security, SMTPSender
 
 # What a local render uses when sending is not configured yet: clearly example addresses.
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     test_recipients: str | None = None
     timezone: str = DEFAULT_TIMEZONE
     report_to: str | None = None
+    dispatch_window: str = "7d"
+    lock_stale_after: str = "12h"
 
     def envelope(self, *, for_real: bool) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send."""
@@ -115,6 +118,14 @@ class Settings(BaseSettings):
             limit=limit,
             daily_limit=self.daily_limit,
         )
+
+    def window(self) -> dt.timedelta:
+        """How far back from now dispatch sends a ready issue that the ledger has no record of."""
+        return parse_duration(self.dispatch_window, "NEWSLETTER_DISPATCH_WINDOW")
+
+    def stale_after(self) -> dt.timedelta:
+        """How long a dispatch may hold its lock before the next one reports it as possibly hung."""
+        return parse_duration(self.lock_stale_after, "NEWSLETTER_LOCK_STALE_AFTER")
 
     def report_addresses(self) -> list[str]:
         return [a.strip() for a in (self.report_to or "").split(",") if a.strip()]

@@ -1,9 +1,14 @@
 """The cron entry: deliver every ready issue whose time has come, resuming what an earlier run left.
 
 Run every few minutes. Only one dispatch runs at a time (an OS lock that a killed process releases);
-each issue is delivered through the same `campaign.send` as `newsletter send`, so the ledger, the
-limits and the retries are the same. When an issue's delivery is complete a summary goes to
-`report_to`.
+one that has held it for longer than `stale_after`, or whose process is gone, is reported as
+possibly hung. Each issue is delivered through the same `campaign.send` as `newsletter send`, so the
+ledger, the limits and the retries are the same. When an issue's delivery is complete a summary goes
+to `report_to`.
+
+A ledger that was lost or restored from an old backup knows nothing of issues sent long ago: an
+issue whose send_at is further back than `window` is sent only when the ledger has a delivery of it
+(started, unfinished) or when it is named with `--catch-up`.
 """
 
 from __future__ import annotations
@@ -20,15 +25,20 @@ from typing import Any
 
 from newsletter import campaign, issues
 from newsletter.delivery import Event, Limiter, Options
-from newsletter.errors import BusyError, NewsletterError
+from newsletter.errors import BusyError, LedgerError, NewsletterError, SlugClashError
 from newsletter.ledger import Counts, Ledger
+from newsletter.lock import Holder, lock_path
 from newsletter.message import Envelope
 from newsletter.model import Issue
+from newsletter.overview import DEFAULT_WINDOW
 from newsletter.project import Project
-from newsletter.schedule import is_due, reached, send_time
+from newsletter.schedule import describe, is_due, reached, send_time
 from newsletter.send.base import Sender, SendFailure
 
 Log = Callable[[str, dict[str, Any]], None]
+
+# Well above the longest legitimate run: 10,000 messages at Microsoft 365's 30/minute take 5.5 hours.
+DEFAULT_STALE_AFTER = dt.timedelta(hours=12)
 
 
 @dataclass
@@ -41,6 +51,9 @@ class DispatchConfig:
     default_recipients: Path | None = None
     max_messages: int | None = None
     report_to: list[str] = field(default_factory=list)
+    window: dt.timedelta = DEFAULT_WINDOW
+    catch_up: frozenset[Path] = frozenset()  # issue files (resolved) to send however old they are
+    stale_after: dt.timedelta = DEFAULT_STALE_AFTER
 
 
 @dataclass
@@ -75,8 +88,8 @@ def dispatch(
     result = DispatchResult()
     with ledger.lock("dispatch") as mine:
         if not mine:
-            log("busy", {"message": "another dispatch is running; this one does nothing"})
             result.already_running = True
+            result.exit_code = _another_dispatch(ledger, config, log)
             return result
         clock = _clock_from(now)
         budget = config.max_messages
@@ -111,6 +124,15 @@ def _dispatch_one(
     if not is_due(issue, clock(), config.timezone):
         return 0, 0
     delivery = ledger.delivery(slug)
+    if delivery is None and _too_old(issue, path, config, clock()):
+        log("skipped-old", {"issue": slug, "message": _too_old_message(issue, path, config)})
+        return 1, 0
+    if delivery is not None:
+        try:
+            campaign.check_same_issue(delivery, issue.subject, str(path.resolve()))
+        except SlugClashError as e:
+            log("error", {"issue": slug, "message": str(e)})
+            return 2, 0
     if delivery is not None and ledger.counts(slug).complete:
         if delivery.reported_at is None and config.report_to:
             _report(ledger, config, slug, issue, clock, log)
@@ -154,6 +176,11 @@ def _dispatch_one(
         # A person is sending it by hand right now: not a problem, and the next run resumes it.
         log("busy", {"issue": slug, "message": str(e)})
         return 0, 0
+    except SlugClashError as e:
+        log("error", {"issue": slug, "message": str(e)})
+        return 2, 0
+    except LedgerError:
+        raise  # the ledger itself is unusable (gone, damaged, full disk): no other issue can go either
     except NewsletterError as e:
         log("error", {"issue": slug, "message": str(e)})
         return 2, 0
@@ -176,6 +203,24 @@ def _dispatch_one(
         if config.report_to:
             _report(ledger, config, slug, issue, clock, log)
     return report.exit_code, report.attempted
+
+
+def _too_old(issue: Issue, path: Path, config: DispatchConfig, now: dt.datetime) -> bool:
+    """Whether a ready issue without a delivery in the ledger is past the window (and not caught up)."""
+    when = send_time(issue, config.timezone)
+    return (
+        when is not None and not reached(now - config.window, when) and path.resolve() not in config.catch_up
+    )
+
+
+def _too_old_message(issue: Issue, path: Path, config: DispatchConfig) -> str:
+    when = send_time(issue, config.timezone)
+    assert when is not None
+    return (
+        f"send_at {when:%Y-%m-%d} is more than {describe(config.window)} ago and the ledger has no record "
+        f"of it: if it was never sent, run `newsletter dispatch --catch-up {path}`; if it was, restore "
+        "the ledger backup"
+    )
 
 
 def _marked_ready(path: Path) -> bool:
@@ -239,6 +284,16 @@ def _report(
     log: Log,
 ) -> None:
     message = report_message(ledger, config.envelope, slug, issue, config.report_to, clock())
+    failure = _mail(config, message)
+    if failure is not None:
+        log("report-failed", {"issue": slug, "message": failure})
+        return
+    ledger.mark_reported(slug, clock())
+    log("report", {"issue": slug, "to": ", ".join(config.report_to)})
+
+
+def _mail(config: DispatchConfig, message: EmailMessage) -> str | None:
+    """Send a message for the staff to `report_to`; why not, if it could not be sent."""
     data = message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     sender_address = parseaddr(config.envelope.sender)[1]
     try:
@@ -249,53 +304,89 @@ def _report(
         finally:
             connection.close()
     except (SendFailure, NewsletterError) as e:
-        log("report-failed", {"issue": slug, "message": str(e)})
+        return str(e)
+    return None
+
+
+# -- another dispatch holds the lock ----------------------------------------------------------------
+
+STUCK_NOTE = "alerted-stuck-dispatch"  # which holder of the lock the staff were mailed about
+
+
+def _another_dispatch(ledger: Ledger, config: DispatchConfig, log: Log) -> int:
+    """The dispatch lock is held: busy (exit 0), or possibly hung (exit 1, and the staff are told).
+
+    A lock held for longer than `stale_after`, or by a process that this machine does not have
+    (the kernel frees a dead holder's lock, so that holder runs elsewhere or left a child holding
+    it), keeps every later dispatch from sending: cron's mail must say so, not "busy".
+    """
+    holder = ledger.lock_holder("dispatch")
+    now = dt.datetime.now(dt.UTC)
+    problem = None if holder is None else _stuck(holder, ledger, config, now)
+    if holder is None or problem is None:
+        by = "" if holder is None else f" (pid {holder.pid}{_since(holder, config, now, ' since')})"
+        log("busy", {"message": f"another dispatch is running{by}; this one does nothing"})
+        return 0
+    log("error", {"message": problem})
+    if config.report_to:
+        _alert(ledger, config, holder, problem, now, log)
+    return 1
+
+
+def _stuck(holder: Holder, ledger: Ledger, config: DispatchConfig, now: dt.datetime) -> str | None:
+    pid, since = holder.pid, _since(holder, config, now, " since")
+    if holder.alive() is False:
+        path = lock_path(ledger.path, "dispatch")
+        return (
+            f"the dispatch lock is held, but its process {pid}{since} is not running on this machine: "
+            f"another machine or container holds {path}, or a child of that process does; find it with "
+            f"`fuser -v {path}`. Until it lets go, no dispatch sends anything"
+        )
+    age = holder.age(now)
+    if age is None or age <= config.stale_after:
+        return None
+    on = "" if holder.here else f" on {holder.host}"
+    return (
+        f"dispatch has been running{on}{since} (pid {pid}, {_span(age)}): it may be hung; check it with "
+        f"`ps {pid}`, stop it with `kill {pid}`; the next run resumes where it stopped. "
+        f"(NEWSLETTER_LOCK_STALE_AFTER is {describe(config.stale_after)})"
+    )
+
+
+def _since(holder: Holder, config: DispatchConfig, now: dt.datetime, prefix: str) -> str:
+    if holder.since is None:
+        return ""
+    local = holder.since.astimezone(config.timezone)
+    same_day = local.date() == now.astimezone(config.timezone).date()
+    return f"{prefix} {local:%H:%M}" if same_day else f"{prefix} {local:%Y-%m-%d %H:%M}"
+
+
+def _span(age: dt.timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours} h" if hours else f"{int(age.total_seconds() // 60)} min"
+
+
+def _alert(
+    ledger: Ledger, config: DispatchConfig, holder: Holder, problem: str, now: dt.datetime, log: Log
+) -> None:
+    """Mail the staff once per stuck holder; cron runs every few minutes and would mail each time."""
+    who = f"{holder.pid} {holder.since.isoformat() if holder.since else ''} {holder.host or ''}"
+    if ledger.note(STUCK_NOTE) == who:
         return
-    ledger.mark_reported(slug, clock())
-    log("report", {"issue": slug, "to": ", ".join(config.report_to)})
-
-
-@dataclass(frozen=True)
-class IssueState:
-    slug: str
-    state: str  # draft, scheduled, due, sending, sent, invalid
-    subject: str
-    due: dt.datetime | None
-    counts: Counts | None
-    finished: dt.datetime | None
-    note: str = ""
-
-
-def overview(project: Project, ledger: Ledger | None, tz: dt.tzinfo, now: dt.datetime) -> list[IssueState]:
-    """Every issue file and every delivery: draft, scheduled (when), sending (progress), sent (counts)."""
-    states: list[IssueState] = []
-    seen: set[str] = set()
-    for path in project.issue_files():
-        slug = path.stem
-        seen.add(slug)
-        try:
-            issue: Issue | None = issues.load(path).issue
-        except NewsletterError as e:
-            states.append(IssueState(slug, "invalid", "", None, None, None, e.lines()[0]))
-            continue
-        assert issue is not None
-        states.append(_state(slug, issue.subject, issue, ledger, tz, now))
-    for delivery in ledger.deliveries() if ledger else []:
-        if delivery.issue not in seen:
-            states.append(_state(delivery.issue, delivery.subject, None, ledger, tz, now))
-    return states
-
-
-def _state(
-    slug: str, subject: str, issue: Issue | None, ledger: Ledger | None, tz: dt.tzinfo, now: dt.datetime
-) -> IssueState:
-    delivery = ledger.delivery(slug) if ledger else None
-    due = send_time(issue, tz) if issue else None
-    if delivery is not None and ledger is not None:
-        counts = ledger.counts(slug)
-        state = "sent" if counts.complete else "sending"
-        return IssueState(slug, state, subject, due, counts, delivery.finished_at)
-    if issue is None or issue.status == "draft":
-        return IssueState(slug, "draft", subject, due, None, None)
-    state = "due" if due is not None and reached(due, now) else "scheduled"
-    return IssueState(slug, state, subject, due, None, None)
+    message = EmailMessage()
+    message["From"] = config.envelope.sender
+    message["To"] = ", ".join(config.report_to)
+    message["Subject"] = f"Newsletter dispatch may be hung (pid {holder.pid})"
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid("alert.dispatch", domain=config.envelope.domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        f"{problem}.\n\nWhile it holds the lock, no newsletter is sent. This message is sent once for "
+        "this process; the dispatch log says more.\n"
+    )
+    failure = _mail(config, message)
+    if failure is not None:
+        log("alert-failed", {"message": failure})
+        return
+    ledger.set_note(STUCK_NOTE, who)
+    log("alert", {"to": ", ".join(config.report_to)})

@@ -8,8 +8,9 @@
     ├── ConfigError            a NEWSLETTER_… setting is missing or wrong
     ├── AudienceError          the recipients file cannot be read
     ├── SendError              the mail server refused us as a whole (connect, TLS, login)
-    └── LedgerError            the delivery ledger cannot be used (corrupt, unreadable)
-        └── BusyError          another process is delivering this issue right now
+    └── LedgerError            the delivery ledger cannot be used (damaged, read-only, full disk, gone)
+        ├── BusyError          another process is delivering this issue right now
+        └── SlugClashError     the ledger holds a delivery of another issue under the same slug
 
 Errors that are not NewsletterError are bugs and keep their traceback.
 """
@@ -82,3 +83,7 @@ class LedgerError(NewsletterError):
 
 class BusyError(LedgerError):
     """Another process is delivering this issue right now; nothing was sent."""
+
+
+class SlugClashError(LedgerError):
+    """The ledger holds a delivery of another issue file under this slug; nothing was sent."""

@@ -14,67 +14,27 @@ the 250: whatever kills the process, at most the one message in flight per conne
 the next run finds it as `sending`, turns it into `unknown` and resends it once with the same
 Message-ID.
 
-Only one process may deliver an issue at a time: `Ledger.lock` takes an OS file lock next to the
-database, which the kernel releases when the process dies (even by SIGKILL).
+Only one process may deliver an issue at a time: `Ledger.lock` takes an OS file lock beside the
+database's real file (`newsletter.lock`), which the kernel releases when the process dies (even by
+SIGKILL). The file itself — opening, schema, migrations, errors, its identity — is `ledger_file`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from newsletter.errors import LedgerError
+from newsletter.ledger_file import LedgerFile
+from newsletter.lock import Holder, hold, holder, lock_path
 from newsletter.model import Recipient
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    issue TEXT PRIMARY KEY,
-    subject TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    audience_source TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    reported_at TEXT
-);
-CREATE TABLE IF NOT EXISTS recipients (
-    issue TEXT NOT NULL REFERENCES deliveries(issue),
-    position INTEGER NOT NULL,
-    email TEXT NOT NULL,
-    email_key TEXT NOT NULL,
-    first_name TEXT NOT NULL DEFAULT '',
-    name TEXT NOT NULL DEFAULT '',
-    fields TEXT NOT NULL DEFAULT '[]',
-    status TEXT NOT NULL DEFAULT 'pending'
-        CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unknown', 'skipped')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    ambiguous INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT,
-    last_reply TEXT,
-    updated_at TEXT,
-    sent_at TEXT,
-    PRIMARY KEY (issue, email_key)
-);
--- Only columns that never change are indexed: an index on status or sent_at doubled the cost of
--- the commit every message makes. Paging by position finds the due rows; the daily limit's count
--- of sent_at scans once per run.
-CREATE INDEX IF NOT EXISTS recipients_by_position ON recipients (issue, position);
-CREATE TABLE IF NOT EXISTS suppressions (
-    email_key TEXT PRIMARY KEY,
-    email TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    added_at TEXT NOT NULL
-);
-"""
 
 STATUSES = ("pending", "sending", "sent", "failed", "unknown", "skipped")
 
@@ -92,6 +52,7 @@ class Delivery:
     started_at: dt.datetime
     finished_at: dt.datetime | None
     reported_at: dt.datetime | None
+    source_path: str | None = None  # the issue file, resolved; None in a delivery of an older version
 
 
 @dataclass(frozen=True)
@@ -130,84 +91,89 @@ class Counts:
 
 
 class Ledger:
-    """The SQLite ledger. Safe to share between the threads of one process."""
+    """The SQLite ledger. Safe to share between the threads of one process.
 
-    def __init__(self, path: Path) -> None:
+    `readonly` opens it without ever writing (for `status` on a file this user may not change);
+    `setting` is the name the errors give the file (NEWSLETTER_DB), None for a throwaway ledger.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False, setting: str | None = "NEWSLETTER_DB") -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        except sqlite3.DatabaseError as e:
-            raise LedgerError(f"{path}: cannot use the ledger database: {e}") from None
-        try:
-            self._prepare()
-        except sqlite3.DatabaseError as e:
-            self._db.close()
-            raise LedgerError(f"{path}: cannot use the ledger database: {e}") from None
-        self._mutex = threading.Lock()
+        self._file = LedgerFile(path, readonly=readonly, setting=setting)
+        # A ledger of an older version opened read-only has no such column, and may not get one.
+        self._source = "source_path" if self._file.has_column("deliveries", "source_path") else "NULL"
 
-    def _prepare(self) -> None:
-        # Two processes opening a new ledger at once (two cron runs) race to switch it to WAL, and
-        # SQLite answers that switch with "locked" at once instead of waiting: try again a while.
-        deadline = time.monotonic() + 30
-        while True:
+    @classmethod
+    def for_reading(cls, path: Path) -> Ledger:
+        """The ledger opened as `status` needs it: read-only when it is not writable here, else as usual.
+
+        A file that opens read-write but cannot be written (a read-only mount, a file of another user)
+        is opened again read-only; if that fails too, the first error is the one to report.
+        """
+        if not (_writable(path) and _writable(path.parent)):
+            return cls(path, readonly=True)
+        try:
+            return cls(path)
+        except LedgerError as first:
             try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # WAL with NORMAL sync survives a process crash; only a power loss may lose the last commits.
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(SCHEMA)
-                return
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+                return cls(path, readonly=True)
+            except LedgerError:
+                raise first from None
+
+    @property
+    def readonly(self) -> bool:
+        return self._file.readonly
 
     def close(self) -> None:
-        self._db.close()
+        self._file.close()
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._file.tx()
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._mutex:
-            return list(self._db.execute(sql, args))
+        return self._file.query(sql, args)
 
     # -- locks ---------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[bool]:
-        """Yield True while this process holds the lock `name`, or False if another process does."""
-        lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
+        """Yield True while this process holds the lock `name`, or False if another process does.
+
+        The lock belongs to the database file, however NEWSLETTER_DB spells its path.
+        """
+        path = lock_path(self.path, name)
+        with contextlib.ExitStack() as stack:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+                mine = stack.enter_context(hold(path))
+            except OSError as e:
+                raise LedgerError(
+                    f"{self._file.where}: cannot write the lock file {path} ({e.strerror}); make the "
+                    "ledger's folder writable for this user, or free disk space"
+                ) from None
+            yield mine
+
+    def lock_holder(self, name: str) -> Holder | None:
+        """Who holds the lock `name`, as far as its lock file says."""
+        return holder(lock_path(self.path, name))
+
+    # -- notes -----------------------------------------------------------------------------------
+
+    def note(self, key: str) -> str | None:
+        """A value the product keeps for itself in the ledger (e.g. which stuck dispatch was reported)."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_note(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- deliveries ----------------------------------------------------------------------------
 
     def delivery(self, issue: str) -> Delivery | None:
         rows = self._query(
-            "SELECT issue, subject, content_hash, audience_source, started_at, finished_at, reported_at "
-            "FROM deliveries WHERE issue = ?",
+            # _source is one of two fixed words, never input.
+            "SELECT issue, subject, content_hash, audience_source, started_at, finished_at, reported_at, "  # noqa: S608
+            f"{self._source} FROM deliveries WHERE issue = ?",
             (issue,),
         )
         if not rows:
@@ -221,6 +187,7 @@ class Ledger:
             started_at=dt.datetime.fromisoformat(str(r[4])),
             finished_at=dt.datetime.fromisoformat(str(r[5])) if r[5] else None,
             reported_at=dt.datetime.fromisoformat(str(r[6])) if r[6] else None,
+            source_path=None if r[7] is None else str(r[7]),
         )
 
     def deliveries(self) -> list[Delivery]:
@@ -236,15 +203,20 @@ class Ledger:
         audience_source: str,
         recipients: Iterable[Recipient],
         now: dt.datetime,
+        source_path: str | None = None,
     ) -> bool:
-        """Snapshot the audience of a new delivery; False (and nothing written) if it already exists."""
+        """Snapshot the audience of a new delivery; False (and nothing written) if it already exists.
+
+        `subject` and `source_path` (the issue file, resolved) are the delivery's fingerprint, by which
+        another issue under the same slug is told apart (`campaign.check_same_issue`).
+        """
         with self._tx() as db:
             if db.execute("SELECT 1 FROM deliveries WHERE issue = ?", (issue,)).fetchone():
                 return False
             db.execute(
-                "INSERT INTO deliveries (issue, subject, content_hash, audience_source, started_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (issue, subject, content_hash, audience_source, _iso(now)),
+                "INSERT INTO deliveries (issue, subject, content_hash, audience_source, started_at, "
+                "source_path) VALUES (?, ?, ?, ?, ?, ?)",
+                (issue, subject, content_hash, audience_source, _iso(now), source_path),
             )
             suppressed = {k for (k,) in db.execute("SELECT email_key FROM suppressions")}
             db.executemany(
@@ -268,6 +240,14 @@ class Ledger:
                 ),
             )
         return True
+
+    def refingerprint(self, issue: str, subject: str, source_path: str) -> None:
+        """Record the subject and file a resumed delivery goes on with (a corrected subject, a moved file)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET subject = ?, source_path = ? WHERE issue = ?",
+                (subject, source_path, issue),
+            )
 
     def recover(self, issue: str, now: dt.datetime) -> int:
         """Turn rows left `sending` by a dead process into `unknown`; how many there were.
@@ -446,6 +426,10 @@ class Ledger:
 
     def is_suppressed(self, email: str) -> bool:
         return bool(self._query("SELECT 1 FROM suppressions WHERE email_key = ?", (email.lower(),)))
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK)
 
 
 def _row(r: tuple[object, ...]) -> Row:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsletter.errors import ConfigError
@@ -50,3 +51,27 @@ def parse_time(text: str, tz: dt.tzinfo) -> dt.datetime:
     except ValueError:
         raise ConfigError(f"--now {text!r}: write an ISO time such as 2026-01-20T09:00") from None
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+
+
+_UNITS = {
+    "d": ("day", dt.timedelta(days=1)),
+    "h": ("hour", dt.timedelta(hours=1)),
+    "m": ("minute", dt.timedelta(minutes=1)),
+}
+
+
+def parse_duration(text: str, setting: str) -> dt.timedelta:
+    """A whole number and a unit: '7d' (days), '48h' (hours) or '90m' (minutes)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", text.lower())
+    if not match or int(match[1]) < 1:
+        raise ConfigError(f"{setting}={text!r}: write a number and a unit, d, h or m: e.g. 7d, 48h or 90m")
+    return int(match[1]) * _UNITS[match[2]][1]
+
+
+def describe(span: dt.timedelta) -> str:
+    """'7 days', '48 hours', '1 hour', '90 minutes': the largest unit that divides the span."""
+    for name, unit in _UNITS.values():
+        if span >= unit and span % unit == dt.timedelta(0):
+            count = span // unit
+            return f"{count} {name}{'' if count == 1 else 's'}"
+    return f"{span.total_seconds():g} seconds"

@@ -152,8 +152,12 @@ def test_address_suppressed_after_the_snapshot_is_not_due(ledger: Ledger) -> Non
 def test_unusable_database_file_is_a_ledger_error(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     path.write_bytes(b"this is not a database, just text that is long enough " * 40)
-    with pytest.raises(LedgerError, match="cannot use the ledger database"):
+    with pytest.raises(LedgerError) as raised:
         Ledger(path)
+    assert str(raised.value) == (
+        f"NEWSLETTER_DB={path}: this is not a ledger (file is not a database): point NEWSLETTER_DB at "
+        "your ledger file, or restore it from its latest backup"
+    )
 
 
 HOLDER = """

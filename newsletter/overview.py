@@ -1,0 +1,83 @@
+"""Where every issue stands, for `newsletter status`: draft, scheduled, due, missed, sending or sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from newsletter import issues
+from newsletter.errors import NewsletterError
+from newsletter.ledger import Counts, Ledger
+from newsletter.model import Issue
+from newsletter.project import Project
+from newsletter.schedule import describe, reached, send_time
+
+DEFAULT_WINDOW = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class IssueState:
+    slug: str
+    state: str  # draft, scheduled, due, missed, sending, sent, invalid
+    subject: str
+    due: dt.datetime | None
+    counts: Counts | None
+    finished: dt.datetime | None
+    note: str = ""
+
+
+def overview(
+    project: Project,
+    ledger: Ledger | None,
+    tz: dt.tzinfo,
+    now: dt.datetime,
+    window: dt.timedelta = DEFAULT_WINDOW,
+) -> list[IssueState]:
+    """Every issue file and every delivery: draft, scheduled (when), sending (progress), sent (counts).
+
+    A ready issue further past its send_at than `window` without a delivery in the ledger is
+    `missed`: dispatch will not send it by itself (see `dispatch.py`).
+    """
+    states: list[IssueState] = []
+    seen: set[str] = set()
+    for path in project.issue_files():
+        slug = path.stem
+        seen.add(slug)
+        try:
+            issue: Issue | None = issues.load(path).issue
+        except NewsletterError as e:
+            states.append(IssueState(slug, "invalid", "", None, None, None, e.lines()[0]))
+            continue
+        assert issue is not None
+        states.append(_state(slug, issue.subject, issue, ledger, tz, now, window))
+    for delivery in ledger.deliveries() if ledger else []:
+        if delivery.issue not in seen:
+            states.append(_state(delivery.issue, delivery.subject, None, ledger, tz, now, window))
+    return states
+
+
+def _state(
+    slug: str,
+    subject: str,
+    issue: Issue | None,
+    ledger: Ledger | None,
+    tz: dt.tzinfo,
+    now: dt.datetime,
+    window: dt.timedelta,
+) -> IssueState:
+    delivery = ledger.delivery(slug) if ledger else None
+    due = send_time(issue, tz) if issue else None
+    if delivery is not None and ledger is not None:
+        counts = ledger.counts(slug)
+        state = "sent" if counts.complete else "sending"
+        return IssueState(slug, state, subject, due, counts, delivery.finished_at)
+    if issue is None or issue.status == "draft":
+        return IssueState(slug, "draft", subject, due, None, None)
+    if due is not None and not reached(now - window, due):
+        note = (
+            f"missed: more than {describe(window)} past send_at and not in the ledger; "
+            "see `newsletter dispatch --catch-up`"
+        )
+        return IssueState(slug, "missed", subject, due, None, None, note)
+    state = "due" if due is not None and reached(due, now) else "scheduled"
+    return IssueState(slug, state, subject, due, None, None)
