@@ -11,6 +11,7 @@ on recording into a file that nobody will ever read again.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -103,6 +104,18 @@ _OTHER = (
 )
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why this process cannot write the ledger `path` and the files SQLite keeps beside it, if so."""
+    with contextlib.suppress(OSError):
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK):
+        return "its folder is read-only"
+    return None
+
+
 def _primary(error: sqlite3.Error) -> str:
     name = str(getattr(error, "sqlite_errorname", "") or "")
     return "_".join(name.split("_")[:2])
@@ -140,6 +153,13 @@ class LedgerFile:
                 f"{self.where}: cannot create the folder of the ledger ({e.strerror}); create it, or point "
                 f"{self.setting} elsewhere"
             ) from None
+        unwritable = _unwritable(self.path)
+        if unwritable is not None:
+            # Found out here rather than from SQLite, which says "unable to open database file".
+            raise LedgerError(
+                f"{self.where}: the ledger cannot be written ({unwritable}): make the file and its folder "
+                "writable for this user"
+            )
         return sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
 
     def _open_readonly(self) -> sqlite3.Connection:
