@@ -1,4 +1,5 @@
-"""The SQLite ledger in a real file: the snapshot, recovery after a crash, suppressions, the issue lock."""
+"""The SQLite ledger in a real file: the snapshot, recovery after a crash, suppressions, the issue lock,
+a file replaced or full, a read-only one, one of the previous version, and another issue under a slug."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import datetime as dt
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import T0, people
+from old_ledger import write_old_ledger
 
-from newsletter.errors import LedgerError
-from newsletter.ledger import Counts, Ledger
+from newsletter.campaign import check_same_issue
+from newsletter.errors import LedgerError, SlugClashError
+from newsletter.ledger import Counts, Delivery, Ledger
 from newsletter.model import Recipient
 
 ISSUE = "2026-01"
@@ -216,3 +220,185 @@ def test_processes_opening_a_new_ledger_at_the_same_moment_all_get_it(tmp_path: 
         for round_ in range(15):
             path = str(tmp_path / f"ledger-{round_}.sqlite3")
             assert pool.map(_open_and_close, [path] * 6) == ["ok"] * 6
+
+
+# -- one file, however its path is spelled -------------------------------------------------------------
+
+
+def test_the_lock_belongs_to_the_file_however_its_path_is_spelled(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "ledger.sqlite3"
+    link = tmp_path / "elsewhere" / "link.sqlite3"
+    link.parent.mkdir()
+    holder = Ledger(real)
+    link.symlink_to(real)
+    spellings = [Ledger(link), Ledger(tmp_path / "elsewhere" / ".." / "data" / "ledger.sqlite3")]
+    try:
+        with holder.lock("issue-x") as mine:
+            assert mine is True
+            for other in spellings:
+                with other.lock("issue-x") as theirs:
+                    assert theirs is False, other.path
+        with spellings[0].lock("issue-x") as mine:
+            assert mine is True
+    finally:
+        for ledger in (holder, *spellings):
+            ledger.close()
+
+
+def test_the_lock_file_names_its_holder_until_it_lets_go(ledger: Ledger) -> None:
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with ledger.lock("dispatch") as mine:
+        assert mine
+        holder = ledger.lock_holder("dispatch")
+        assert holder is not None
+        assert (holder.pid, holder.host, holder.alive()) == (os.getpid(), os.uname().nodename, True)
+        assert holder.since is not None
+        assert before <= holder.since <= dt.datetime.now(dt.UTC)
+    assert ledger.lock_holder("dispatch") is None
+
+
+# -- the file replaced under a running send ----------------------------------------------------------
+
+
+def _replace_with_another(path: Path) -> None:
+    other = path.with_name("other.sqlite3")
+    Ledger(other).close()
+    other.replace(path)
+
+
+@pytest.mark.parametrize(
+    ("what", "action"),
+    [
+        ("deleted", lambda path: path.unlink()),
+        ("replaced", _replace_with_another),
+        ("emptied", lambda path: path.write_bytes(b"")),
+    ],
+)
+def test_a_write_after_the_file_was_deleted_replaced_or_emptied_is_refused(
+    tmp_path: Path, what: str, action: Callable[[Path], None]
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    try:
+        _start(ledger)
+        ledger.mark_sending(ISSUE, "p1@example.org", "<m1@example.org>", T0)
+        action(path)
+        with pytest.raises(LedgerError) as raised:
+            ledger.mark_sending(
+                ISSUE, "p2@example.org", "<m2@example.org>", T0, sent_before=("p1@example.org", "250 OK")
+            )
+        assert str(raised.value).startswith(
+            f"NEWSLETTER_DB={path}: the ledger file was {what} while sending; nothing more was sent. "
+        )
+        # Nothing was written to the file that is gone.
+        assert [r.status for r in ledger.rows(ISSUE)][:2] == ["sending", "pending"]
+    finally:
+        ledger.close()
+
+
+# -- read-only, full ---------------------------------------------------------------------------------
+
+
+def test_a_read_only_ledger_is_read_and_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    writer = Ledger(path)
+    _start(writer)
+    writer.close()
+    before = path.read_bytes()
+    reader = Ledger(path, readonly=True)
+    try:
+        assert reader.readonly
+        assert reader.counts(ISSUE) == Counts(audience=5, pending=5)
+        with pytest.raises(LedgerError, match="opened read-only"):
+            reader.suppress(["p1@example.org"], "unsubscribed", T0)
+    finally:
+        reader.close()
+    assert path.read_bytes() == before
+
+
+def test_a_full_ledger_is_one_line_saying_to_free_disk_space(ledger: Ledger) -> None:
+    # SQLite's page limit of this connection stands in for a full disk (a real one: test_ledger_trouble).
+    ((pages,),) = ledger._file.query("PRAGMA page_count")
+    ledger._file.query(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(LedgerError) as raised:
+        ledger.suppress([f"weg{i}@example.org" for i in range(2000)], "bounced", T0)
+    assert str(raised.value) == (
+        f"NEWSLETTER_DB={ledger.path}: the disk is full (database or disk is full): free disk space, then "
+        "run the same command again; what was sent until now is recorded"
+    )
+    assert ledger.suppressions() == []
+
+
+# -- a ledger of the previous version ------------------------------------------------------------------
+
+
+def test_a_ledger_of_the_previous_version_keeps_working_and_gains_the_fingerprint(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    write_old_ledger(path, ISSUE, "Januari", {"p1@example.org": "sent", "p2@example.org": "pending"})
+    ledger = Ledger(path)
+    try:
+        delivery = ledger.delivery(ISSUE)
+        assert delivery is not None
+        assert (delivery.subject, delivery.source_path) == ("Januari", None)
+        assert [r.recipient.email for r in ledger.due(ISSUE)] == ["p2@example.org"]
+        ledger.mark(ISSUE, "p2@example.org", "sent", "250 OK", T0)
+        assert ledger.counts(ISSUE) == Counts(audience=2, sent=2)
+        assert ledger.start(
+            "2026-02", subject="Februari", content_hash="def", audience_source="leden.csv",
+            recipients=PEOPLE, now=T0, source_path="/srv/nieuwsbrief/issues/2026-02.yaml",
+        )  # fmt: skip
+        second = ledger.delivery("2026-02")
+        assert second is not None
+        assert second.source_path == "/srv/nieuwsbrief/issues/2026-02.yaml"
+    finally:
+        ledger.close()
+
+
+def test_a_ledger_of_the_previous_version_opened_read_only_is_read_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    write_old_ledger(path, ISSUE, "Januari", {"p1@example.org": "sent"})
+    reader = Ledger(path, readonly=True)
+    try:
+        delivery = reader.delivery(ISSUE)
+        assert delivery is not None
+        assert delivery.source_path is None
+        assert reader.counts(ISSUE) == Counts(audience=1, sent=1)
+    finally:
+        reader.close()
+    with sqlite3.connect(path) as raw:
+        columns = [row[1] for row in raw.execute("PRAGMA table_info(deliveries)")]
+        tables = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    raw.close()
+    assert "source_path" not in columns
+    assert "meta" not in tables
+
+
+# -- the same issue, or another one under its slug -------------------------------------------------------
+
+A_FILE = "/srv/pom/issues/2026-01.yaml"
+
+
+@pytest.mark.parametrize(
+    ("recorded_path", "subject", "path", "same"),
+    [
+        (A_FILE, "Januari", A_FILE, True),  # resumed as it was
+        (A_FILE, "Januari", "/srv/pom/archief/2026-01.yaml", True),  # moved
+        (A_FILE, "Januari (verbeterd)", A_FILE, True),  # a typo in the subject fixed
+        (A_FILE, "Nieuws uit Genk", "/srv/genk/issues/2026-01.yaml", False),  # another organisation's
+        (None, "Nieuws uit Genk", "/srv/genk/issues/2026-01.yaml", True),  # recorded before paths were
+    ],
+)
+def test_another_issue_under_a_slug_is_told_apart_by_its_file_and_subject(
+    recorded_path: str | None, subject: str, path: str, same: bool
+) -> None:
+    delivery = Delivery(ISSUE, "Januari", "abc", "leden.csv", T0, None, None, recorded_path)
+    if same:
+        check_same_issue(delivery, subject, path)
+        return
+    with pytest.raises(SlugClashError) as raised:
+        check_same_issue(delivery, subject, path)
+    assert str(raised.value) == (
+        f"the ledger already holds a delivery of 2026-01 from {A_FILE} (subject 'Januari'); {path} is a "
+        "different issue: rename the file, e.g. 2026-01-b.yaml, to send it. If it is the same issue moved "
+        "and retitled, put back the subject it was sent with"
+    )

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import pytest
-from command import Cli
-from conftest import edit
+from command import Cli, run
+from conftest import SUBJECT, audience_csv, copy_project, edit
+from old_ledger import write_old_ledger
 
 from newsletter.ledger import Ledger, Row
 
@@ -365,3 +366,76 @@ def _rows(db: Path) -> list[Row]:
         return ledger.rows("2026-01")
     finally:
         ledger.close()
+
+
+# -- another issue under a slug the ledger holds ---------------------------------------------------------
+
+
+def test_another_issue_with_the_same_slug_on_a_shared_ledger_is_refused_saying_how_to_rename_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    ours = audience(3)
+    cli.recipients(ours)
+    assert send(cli).returncode == 0
+    # Another organisation's project on the same ledger, with an issue file of the same name.
+    other = copy_project(tmp_path / "andere-organisatie")
+    theirs = [f"lezer{i}@example.com" for i in range(1, 4)]
+    audience_csv(other / "leden.csv", theirs)
+    edit(other / ISSUE, f'subject: "{SUBJECT}"', 'subject: "Nieuws uit Genk"')
+    shared = {"NEWSLETTER_DB": str(cli.db)}
+    refused = run(*COMMANDS["send"], cwd=other, env=cli.env(**shared))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert error_lines(refused.stderr) == [
+        f"error: the ledger already holds a delivery of 2026-01 from {(cli.folder / ISSUE).resolve()} "
+        f"(subject '{SUBJECT}'); {(other / ISSUE).resolve()} is a different issue: rename the file, e.g. "
+        "2026-01-b.yaml, to send it. If it is the same issue moved and retitled, put back the subject it "
+        "was sent with"
+    ], refused.stderr
+    assert cli.server.recorder.copies() == Counter(ours)
+
+    (other / ISSUE).rename(other / "issues" / "2026-01-b.yaml")
+    renamed = run(
+        "send",
+        "issues/2026-01-b.yaml",
+        "--recipients",
+        "leden.csv",
+        "--yes",
+        cwd=other,
+        env=cli.env(**shared),
+    )
+    assert renamed.returncode == 0, renamed.stdout + renamed.stderr
+    assert cli.server.recorder.copies() == Counter(ours + theirs)
+
+
+def test_a_corrected_subject_and_then_a_moved_file_go_on_without_resending(cli: Cli) -> None:
+    emails = audience(6)
+    cli.recipients(emails)
+    assert send(cli, "--limit", "2").returncode == 1
+    edit(cli.folder / ISSUE, f'subject: "{SUBJECT}"', f'subject: "{SUBJECT} (verbeterd)"')
+    corrected = send(cli, "--limit", "2")
+    assert corrected.returncode == 1, corrected.stdout + corrected.stderr
+    assert "warning: 2026-01 changed since its delivery started" in corrected.stdout
+    # The whole issues folder moved (a new name for it) with its subject as corrected.
+    (cli.folder / "issues").rename(cli.folder / "nummers")
+    moved = cli.run("send", "nummers/2026-01.yaml", "--recipients", "leden.csv", "--yes")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert cli.server.recorder.copies() == Counter(emails)
+    assert [a.subject for a in cli.server.recorder.messages].count(f"{SUBJECT} (verbeterd)") == 4
+
+
+def test_a_ledger_of_the_previous_version_is_resumed_and_records_the_issue_file(cli: Cli) -> None:
+    emails = audience(4)
+    cli.recipients(emails)
+    write_old_ledger(
+        cli.db, "2026-01", SUBJECT, {e: "sent" if i < 2 else "pending" for i, e in enumerate(emails)}
+    )
+    result = send(cli)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert cli.server.recorder.copies() == Counter(emails[2:])
+    ledger = Ledger(cli.db)
+    try:
+        delivery = ledger.delivery("2026-01")
+    finally:
+        ledger.close()
+    assert delivery is not None
+    assert delivery.source_path == str((cli.folder / ISSUE).resolve())
