@@ -15,8 +15,9 @@ the next run finds it as `sending`, turns it into `unknown` and resends it once 
 Message-ID.
 
 Only one process may deliver an issue at a time: `Ledger.lock` takes an OS file lock beside the
-database's real file (`newsletter.lock`), which the kernel releases when the process dies (even by
-SIGKILL). The file itself — opening, schema, migrations, errors, its identity — is `ledger_file`.
+database's real file, which the kernel releases when the process dies (even by SIGKILL); see
+`lock`. The file itself — opening it, its schema and migrations, its errors, its identity — is
+`ledger_file`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.errors import LedgerError
-from newsletter.ledger_file import LedgerFile
+from newsletter.ledger_file import LedgerFile, why_unwritable
 from newsletter.lock import Holder, hold, holder, lock_path
 from newsletter.model import Recipient
 
@@ -110,7 +110,7 @@ class Ledger:
         A file that opens read-write but cannot be written (a read-only mount, a file of another user)
         is opened again read-only; if that fails too, the first error is the one to report.
         """
-        if not (_writable(path) and _writable(path.parent)):
+        if why_unwritable(path) is not None:
             return cls(path, readonly=True)
         try:
             return cls(path)
@@ -426,10 +426,6 @@ class Ledger:
 
     def is_suppressed(self, email: str) -> bool:
         return bool(self._query("SELECT 1 FROM suppressions WHERE email_key = ?", (email.lower(),)))
-
-
-def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK)
 
 
 def _row(r: tuple[object, ...]) -> Row:

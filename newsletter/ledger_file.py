@@ -104,7 +104,7 @@ _OTHER = (
 )
 
 
-def _unwritable(path: Path) -> str | None:
+def why_unwritable(path: Path) -> str | None:
     """Why this process cannot write the ledger `path` and the files SQLite keeps beside it, if so."""
     with contextlib.suppress(OSError):
         if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
@@ -153,7 +153,7 @@ class LedgerFile:
                 f"{self.where}: cannot create the folder of the ledger ({e.strerror}); create it, or point "
                 f"{self.setting} elsewhere"
             ) from None
-        unwritable = _unwritable(self.path)
+        unwritable = why_unwritable(self.path)
         if unwritable is not None:
             # Found out here rather than from SQLite, which says "unable to open database file".
             raise LedgerError(
