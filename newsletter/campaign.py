@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -107,11 +108,14 @@ def prepare(
 
 
 def dry_run(
-    campaign: Campaign, outbox: Path, options: Options | None = None
+    campaign: Campaign,
+    outbox: Path,
+    options: Options | None = None,
+    interrupt: threading.Event | None = None,
 ) -> tuple[RunReport, OutboxSender]:
     """Every message built and written as .eml under `outbox/<slug>/`; no network, real ledger untouched."""
     sender = OutboxSender(outbox / campaign.slug)
-    report = _throwaway(campaign, sender, campaign.audience, options or Options())
+    report = _throwaway(campaign, sender, campaign.audience, options or Options(), interrupt=interrupt)
     return report, sender
 
 
@@ -121,6 +125,7 @@ def send_test(
     addresses: Sequence[str],
     options: Options | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
+    interrupt: threading.Event | None = None,
 ) -> RunReport:
     """The issue to `addresses` only, subject prefixed [TEST], personalised as the first audience row."""
     first = campaign.audience.first
@@ -134,7 +139,7 @@ def send_test(
         # The same address twice (in any case) gets one message, as in the ledger.
         people.setdefault(checked.lower(), replace(first, email=checked))
     opts = replace(options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None)
-    return _throwaway(campaign, sender, list(people.values()), opts, on_event)
+    return _throwaway(campaign, sender, list(people.values()), opts, on_event, interrupt)
 
 
 def _throwaway(
@@ -143,12 +148,15 @@ def _throwaway(
     people: Iterable[Recipient],
     options: Options,
     on_event: Callable[[Event], None] = lambda _: None,
+    interrupt: threading.Event | None = None,
 ) -> RunReport:
     with tempfile.TemporaryDirectory(prefix="newsletter-") as folder:
         ledger = Ledger(Path(folder) / "throwaway.sqlite3")
         try:
             campaign.snapshot(ledger, people, campaign.date)
-            return deliver(campaign.composer(), sender, ledger, options=options, on_event=on_event)
+            return deliver(
+                campaign.composer(), sender, ledger, options=options, on_event=on_event, interrupt=interrupt
+            )
         finally:
             ledger.close()
 
@@ -163,6 +171,7 @@ def send(
     sleep: Sleep | None = None,
     limiter: Limiter | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
+    interrupt: threading.Event | None = None,
 ) -> RunReport:
     """The real send: start or resume the issue's delivery; only one process at a time per issue."""
     with ledger.lock(f"issue-{campaign.slug}") as mine:
@@ -187,4 +196,5 @@ def send(
             sleep=sleep,
             limiter=limiter,
             on_event=on_event,
+            interrupt=interrupt,
         )

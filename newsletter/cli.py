@@ -22,14 +22,15 @@ from rich.table import Table
 
 from newsletter import message
 from newsletter.archive import build as build_archive
-from newsletter.campaign import audience_path, prepare, send_test
+from newsletter.campaign import Campaign, audience_path, prepare, send_test
 from newsletter.campaign import dry_run as dry_run_send
 from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
 from newsletter.delivery import Event, Limiter, RunReport
 from newsletter.dispatch import DispatchConfig, overview
 from newsletter.dispatch import dispatch as run_dispatch
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, LedgerError, NewsletterError
+from newsletter.interrupt import stop_on_signals
 from newsletter.issues import load as load_issue
 from newsletter.ledger import Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
@@ -39,6 +40,7 @@ from newsletter.recipients import Audience
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
 from newsletter.schedule import parse_time, timezone
+from newsletter.send.smtp import SMTPSender
 
 app = typer.Typer(
     name="newsletter",
@@ -56,6 +58,10 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 def _err(line: str) -> None:
     typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
+
+
+def _say(line: str) -> None:
+    typer.secho(line, fg=typer.colors.YELLOW, err=True)
 
 
 @contextmanager
@@ -319,7 +325,8 @@ def send(
     people = campaign.audience.count
     with _user_errors():
         if dry_run:
-            report, outbox = dry_run_send(campaign, settings.outbox, settings.options())
+            with stop_on_signals(_say) as interrupt:
+                report, outbox = dry_run_send(campaign, settings.outbox, settings.options(), interrupt)
             _summary(report, f"dry run of {campaign.slug}: nothing was sent", done="written")
             typer.echo(
                 f"{outbox.count} messages, {outbox.bytes_written / 1024 / max(outbox.count, 1):.1f} KB each "
@@ -330,7 +337,8 @@ def send(
             raise typer.Exit(EXIT_OK if report.exit_code == 0 else EXIT_FAILED)
         sender = settings.smtp_sender()
         if not live:
-            report = send_test(campaign, sender, test_addresses, settings.options())
+            with stop_on_signals(_say) as interrupt:
+                report = send_test(campaign, sender, test_addresses, settings.options(), interrupt=interrupt)
             _summary(report, f"test send of {campaign.slug} to {', '.join(test_addresses)}")
             raise typer.Exit(report.exit_code)
         subject = campaign.loaded.issue.subject
@@ -345,27 +353,62 @@ def send(
                 raise typer.Exit(EXIT_BAD_INPUT)
             typer.confirm(f"Send {campaign.slug} to {people} people?", abort=True)
         ledger = Ledger(settings.db)
-        rate = settings.limiter_rate()
-        try:
-            with _Progress(people, campaign.slug) as progress:
-                report = send_campaign(
-                    campaign,
-                    sender,
-                    ledger,
-                    options=settings.options(limit),
-                    limiter=Limiter(rate),
-                    on_event=progress,
-                )
-        finally:
-            ledger.close()
+    try:
+        report = _send_live(campaign, sender, ledger, settings, limit, people)
+    finally:
+        ledger.close()
     for warning in campaign.warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     _summary(report, f"{campaign.slug}: delivery")
-    if report.stopped:
-        typer.echo(f"stopped early ({report.stopped}); run the same command again to continue")
-    elif report.exit_code:
-        typer.echo("some recipients are still pending or unknown: run the same command again to retry them")
+    typer.echo(_next_step(report, f"newsletter status {file}"))
     raise typer.Exit(report.exit_code)
+
+
+def _send_live(
+    campaign: Campaign, sender: SMTPSender, ledger: Ledger, settings: Settings, limit: int | None, people: int
+) -> RunReport:
+    """The real send under signal handling; a stop for bad settings or a broken ledger says what got out."""
+    try:
+        with stop_on_signals(_say) as interrupt, _Progress(people, campaign.slug) as progress:
+            return send_campaign(
+                campaign,
+                sender,
+                ledger,
+                options=settings.options(limit),
+                limiter=Limiter(settings.limiter_rate()),
+                on_event=progress,
+                interrupt=interrupt,
+            )
+    except NewsletterError as e:
+        for line in e.lines():
+            _err(line)
+        if not isinstance(e, LedgerError):
+            counts = ledger.counts(campaign.slug) if ledger.delivery(campaign.slug) else None
+            if counts is not None and counts.sent:
+                typer.echo(
+                    f"{counts.sent} of {counts.audience} have it; once that is fixed, run the same "
+                    f"command again to send to the {counts.open} still due (nobody gets it twice)"
+                )
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _next_step(report: RunReport, status_command: str) -> str:
+    """What will help now: a rerun only when it would send someone something."""
+    c = report.counts
+    if c.open:
+        why = f"stopped early ({report.stopped})" if report.stopped else "some recipients are still due"
+        return f"{why}: run the same command again to send to the {c.open} still due"
+    if c.failed:
+        return (
+            f"{c.failed} failed for good (their mail server refused them; a rerun would not help): "
+            f"`newsletter status --failed` lists them with the server's words"
+        )
+    if c.unknown:
+        return (
+            f"{c.unknown} may or may not have it (the connection was lost twice after handing it over): "
+            f"`{status_command}` lists them; nobody is sent it a third time"
+        )
+    return "done: everyone still on the list has it"
 
 
 @app.command(rich_help_panel="Send")
@@ -659,7 +702,8 @@ def dispatch(
         )
         ledger = Ledger(settings.db)
     try:
-        result = run_dispatch(_project(settings), ledger, config, now=moment, log=log)
+        with stop_on_signals(lambda line: log("signal", {"message": line})) as config.interrupt:
+            result = run_dispatch(_project(settings), ledger, config, now=moment, log=log)
     finally:
         ledger.close()
     if not result.delivered and not result.already_running and result.exit_code == 0:

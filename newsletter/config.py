@@ -114,6 +114,7 @@ class Settings(BaseSettings):
             messages_per_connection=self.messages_per_connection,
             limit=limit,
             daily_limit=self.daily_limit,
+            give_up_after=self.smtp_timeout,
         )
 
     def report_addresses(self) -> list[str]:
