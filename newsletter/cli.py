@@ -396,7 +396,7 @@ def _next_step(report: RunReport, status_command: str) -> str:
     """What will help now: a rerun only when it would send someone something."""
     c = report.counts
     if c.open:
-        why = f"stopped early ({report.stopped})" if report.stopped else "some recipients are still due"
+        why = f"stopped early: {report.stopped}" if report.stopped else "some recipients are still due"
         return f"{why}: run the same command again to send to the {c.open} still due"
     if c.failed:
         return (

@@ -18,6 +18,12 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# What each signal means to the person reading the output.
+NAMES = {
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGTERM: "stop requested (SIGTERM)",
+    signal.SIGHUP: "terminal closed (SIGHUP)",
+}
 
 
 @contextlib.contextmanager
@@ -26,7 +32,7 @@ def stop_on_signals(say: Callable[[str], None]) -> Iterator[threading.Event]:
     requested = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
+        name = NAMES.get(signal.Signals(signum), signal.Signals(signum).name)
         if not requested.is_set():
             requested.set()
             say(
