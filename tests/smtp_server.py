@@ -266,7 +266,7 @@ class Recorder:
             mail_from=str(envelope.mail_from),
             rcpts=rcpts,
             message_id=str(headers.get("Message-ID", "")).strip(),
-            subject=str(email.header.make_header(email.header.decode_header(headers.get("Subject", "")))),
+            subject=_decoded(headers.get("Subject", "")),
             at=time.monotonic(),
             outcome=outcome,
             delivered=delivered,
@@ -289,6 +289,12 @@ class Recorder:
         if rule is not None and rule.code == 421:
             _hang_up_after_reply(server)
         return outcome
+
+
+def _decoded(value: str) -> str:
+    """A header's text as a reader shows it: unfolded (RFC 5322 2.2.3), encoded words decoded."""
+    unfolded = value.replace("\r\n", "").replace("\n", "")
+    return str(email.header.make_header(email.header.decode_header(unfolded)))
 
 
 def _hang_up_after_reply(server: SMTP) -> None:
