@@ -152,6 +152,12 @@ def render(
         typer.secho("warning: Gmail will clip this email; shorten it", fg=typer.colors.YELLOW)
     if not settings.from_:
         typer.echo("(sender and unsubscribe address are examples: set them in .env to send)")
+    _warn(settings.envelope_warnings())
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        typer.secho(f"warning: {line} (a real send refuses it)", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command(rich_help_panel="Write")
@@ -319,6 +325,7 @@ def send(
     people = campaign.audience.count
     with _user_errors():
         if dry_run:
+            _warn(settings.envelope_warnings())
             report, outbox = dry_run_send(campaign, settings.outbox, settings.options())
             _summary(report, f"dry run of {campaign.slug}: nothing was sent", done="written")
             typer.echo(
@@ -536,7 +543,9 @@ def preview(
     settings = _settings()
     project = _project(settings)
     people = _preview_people(file, recipients or settings.recipients)
-    viewer = Preview(project, file, sender=settings.envelope(for_real=False).sender, recipients=people)
+    with _user_errors():
+        sender = settings.envelope(for_real=False).sender
+    viewer = Preview(project, file, sender=sender, recipients=people)
     try:
         server = serve(viewer, host, port)
     except OSError as e:
