@@ -35,7 +35,7 @@ from newsletter.ledger import Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
 from newsletter.preview import Preview, serve
 from newsletter.project import Project
-from newsletter.recipients import Audience
+from newsletter.recipients import Audience, check_address
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
 from newsletter.schedule import parse_time, timezone
@@ -481,19 +481,35 @@ def suppress_add(
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "by hand",
 ) -> None:
     """Never send to these addresses again."""
+    checked = _checked_addresses(emails)
     ledger = _ledger(_settings())
-    added = ledger.suppress(emails, reason, dt.datetime.now(dt.UTC))
+    added = ledger.suppress(checked, reason, dt.datetime.now(dt.UTC))
     ledger.close()
     typer.echo(f"{added} added to the suppression list")
+
+
+def _checked_addresses(emails: list[str]) -> list[str]:
+    """The addresses as the audience normalises them, so that they match it; exit 2 naming the first
+    that is none (by its position), before anything is stored."""
+    checked = []
+    for position, email in enumerate(emails, start=1):
+        try:
+            checked.append(check_address(email))
+        except ValueError as e:
+            where = f"address {position} " if len(emails) > 1 else ""
+            _err(f"{where}{email!r} is not a valid address: {e}; nothing was changed")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return checked
 
 
 @suppress_app.command("remove")
 def suppress_remove(email: Annotated[str, typer.Argument(help="The address to allow again.")]) -> None:
     """Allow an address again."""
+    (checked,) = _checked_addresses([email])
     ledger = _ledger(_settings())
-    removed = ledger.unsuppress(email)
+    removed = ledger.unsuppress(checked)
     ledger.close()
-    typer.echo(f"{email} {'removed' if removed else 'was not on the list'}")
+    typer.echo(f"{checked} {'removed' if removed else 'was not on the list'}")
 
 
 @suppress_app.command("list")

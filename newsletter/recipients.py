@@ -96,9 +96,10 @@ def _field_name(header: str) -> str:
 
 
 def check_address(address: str) -> str:
-    """The normalised address (domain lower-cased, IDN encoded), or ValueError with the reason."""
+    """The normalised address (trimmed, domain lower-cased, IDN in punycode), or ValueError with the
+    reason. The one normalisation of addresses: the audience, the suppression list and --test."""
     try:
-        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+        result = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as e:
         raise ValueError(str(e)) from None
     return str(result.ascii_email or result.normalized)
