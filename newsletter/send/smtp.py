@@ -144,10 +144,12 @@ class _ImplicitTLS(smtplib.SMTP_SSL):
 
 
 def _handshake_failed(where: str, port: int, error: ssl.SSLError) -> str:
-    if error.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNEXPECTED_EOF_WHILE_READING"):
+    # What OpenSSL says when the first bytes back are no TLS record, e.g. an SMTP greeting "220 …".
+    if error.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE"):
         return (
-            f"{where} does not speak TLS from the first byte (it answered in plain text): for port {port} "
-            "set NEWSLETTER_SMTP_SECURITY=starttls (implicit TLS, =ssl, is usually port 465)"
+            f"{where} does not speak TLS from the first byte (it answered in plain text): if port {port} "
+            "is the mail server's STARTTLS port (usually 587), set NEWSLETTER_SMTP_SECURITY=starttls; "
+            "otherwise check NEWSLETTER_SMTP_HOST and NEWSLETTER_SMTP_PORT"
         )
     return (
         f"{where}: the TLS handshake failed ({error.reason or error}); check NEWSLETTER_SMTP_SECURITY "
