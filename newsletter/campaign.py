@@ -20,7 +20,7 @@ from newsletter.delivery import Clock, Event, Limiter, Options, RunReport, Sleep
 from newsletter.errors import AudienceError, BusyError
 from newsletter.issues import LoadedIssue
 from newsletter.ledger import Ledger
-from newsletter.merge import BUILTIN_FIELDS
+from newsletter.merge import BUILTIN_FIELDS, TRUSTED_FIELDS, link_problem
 from newsletter.message import Composer, Envelope
 from newsletter.model import Recipient, Rendered
 from newsletter.project import Project
@@ -104,7 +104,19 @@ def prepare(
             f"{source}: the issue uses {', '.join('{{ ' + m + ' }}' for m in missing)} without a default, "
             "but the file has no such column; add it, or give the field a default in the issue"
         )
+    _skip_bad_links(audience, rendered)
     return Campaign(loaded, rendered, audience, envelope, now)
+
+
+def _skip_bad_links(audience: Audience, rendered: Rendered) -> None:
+    """Skip, before anything is sent, the rows whose value would make a bad link where a field is
+    the address of one (`[site]({{ website }})` with website javascript:…), as invalid addresses are."""
+    fields = tuple(f for f in rendered.link_fields if f.name not in TRUSTED_FIELDS)
+    if not fields:
+        return
+    audience.refuse(lambda r: link_problem(fields, r.merge_data()))
+    if not audience.count:
+        raise AudienceError(f"{audience.source}: no usable recipients ({len(audience.skipped)} rows skipped)")
 
 
 def dry_run(

@@ -36,7 +36,7 @@ from newsletter.ledger import Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
 from newsletter.preview import Preview, serve
 from newsletter.project import Project
-from newsletter.recipients import Audience
+from newsletter.recipients import Audience, check_address
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
 from newsletter.schedule import parse_time, timezone
@@ -158,6 +158,12 @@ def render(
         typer.secho("warning: Gmail will clip this email; shorten it", fg=typer.colors.YELLOW)
     if not settings.from_:
         typer.echo("(sender and unsubscribe address are examples: set them in .env to send)")
+    _warn(settings.envelope_warnings())
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        typer.secho(f"warning: {line} (a real send refuses it)", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command(rich_help_panel="Write")
@@ -325,6 +331,7 @@ def send(
     people = campaign.audience.count
     with _user_errors():
         if dry_run:
+            _warn(settings.envelope_warnings())
             with stop_on_signals(_say) as interrupt:
                 report, outbox = dry_run_send(campaign, settings.outbox, settings.options(), interrupt)
             _summary(report, f"dry run of {campaign.slug}: nothing was sent", done="written")
@@ -517,19 +524,35 @@ def suppress_add(
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "by hand",
 ) -> None:
     """Never send to these addresses again."""
+    checked = _checked_addresses(emails)
     ledger = _ledger(_settings())
-    added = ledger.suppress(emails, reason, dt.datetime.now(dt.UTC))
+    added = ledger.suppress(checked, reason, dt.datetime.now(dt.UTC))
     ledger.close()
     typer.echo(f"{added} added to the suppression list")
+
+
+def _checked_addresses(emails: list[str]) -> list[str]:
+    """The addresses as the audience normalises them, so that they match it; exit 2 naming the first
+    that is none (by its position), before anything is stored."""
+    checked = []
+    for position, email in enumerate(emails, start=1):
+        try:
+            checked.append(check_address(email))
+        except ValueError as e:
+            where = f"address {position} " if len(emails) > 1 else ""
+            _err(f"{where}{email!r} is not a valid address: {e}; nothing was changed")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return checked
 
 
 @suppress_app.command("remove")
 def suppress_remove(email: Annotated[str, typer.Argument(help="The address to allow again.")]) -> None:
     """Allow an address again."""
+    (checked,) = _checked_addresses([email])
     ledger = _ledger(_settings())
-    removed = ledger.unsuppress(email)
+    removed = ledger.unsuppress(checked)
     ledger.close()
-    typer.echo(f"{email} {'removed' if removed else 'was not on the list'}")
+    typer.echo(f"{checked} {'removed' if removed else 'was not on the list'}")
 
 
 @suppress_app.command("list")
@@ -579,7 +602,9 @@ def preview(
     settings = _settings()
     project = _project(settings)
     people = _preview_people(file, recipients or settings.recipients)
-    viewer = Preview(project, file, sender=settings.envelope(for_real=False).sender, recipients=people)
+    with _user_errors():
+        sender = settings.envelope(for_real=False).sender
+    viewer = Preview(project, file, sender=sender, recipients=people)
     try:
         server = serve(viewer, host, port)
     except OSError as e:
