@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from newsletter.errors import AudienceError, BusyError, SlugClashError
 from newsletter.issues import LoadedIssue
 from newsletter.ledger import Delivery, Ledger
 from newsletter.lock import Holder
-from newsletter.merge import BUILTIN_FIELDS
+from newsletter.merge import BUILTIN_FIELDS, TRUSTED_FIELDS, link_problem
 from newsletter.message import Composer, Envelope
 from newsletter.model import Recipient, Rendered
 from newsletter.project import Project
@@ -110,15 +111,30 @@ def prepare(
             f"{source}: the issue uses {', '.join('{{ ' + m + ' }}' for m in missing)} without a default, "
             "but the file has no such column; add it, or give the field a default in the issue"
         )
+    _skip_bad_links(audience, rendered)
     return Campaign(loaded, rendered, audience, envelope, now)
 
 
+def _skip_bad_links(audience: Audience, rendered: Rendered) -> None:
+    """Skip, before anything is sent, the rows whose value would make a bad link where a field is
+    the address of one (`[site]({{ website }})` with website javascript:…), as invalid addresses are."""
+    fields = tuple(f for f in rendered.link_fields if f.name not in TRUSTED_FIELDS)
+    if not fields:
+        return
+    audience.refuse(lambda r: link_problem(fields, r.merge_data()))
+    if not audience.count:
+        raise AudienceError(f"{audience.source}: no usable recipients ({len(audience.skipped)} rows skipped)")
+
+
 def dry_run(
-    campaign: Campaign, outbox: Path, options: Options | None = None
+    campaign: Campaign,
+    outbox: Path,
+    options: Options | None = None,
+    interrupt: threading.Event | None = None,
 ) -> tuple[RunReport, OutboxSender]:
     """Every message built and written as .eml under `outbox/<slug>/`; no network, real ledger untouched."""
     sender = OutboxSender(outbox / campaign.slug)
-    report = _throwaway(campaign, sender, campaign.audience, options or Options())
+    report = _throwaway(campaign, sender, campaign.audience, options or Options(), interrupt=interrupt)
     return report, sender
 
 
@@ -128,6 +144,7 @@ def send_test(
     addresses: Sequence[str],
     options: Options | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
+    interrupt: threading.Event | None = None,
 ) -> RunReport:
     """The issue to `addresses` only, subject prefixed [TEST], personalised as the first audience row."""
     first = campaign.audience.first
@@ -141,7 +158,7 @@ def send_test(
         # The same address twice (in any case) gets one message, as in the ledger.
         people.setdefault(checked.lower(), replace(first, email=checked))
     opts = replace(options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None)
-    return _throwaway(campaign, sender, list(people.values()), opts, on_event)
+    return _throwaway(campaign, sender, list(people.values()), opts, on_event, interrupt)
 
 
 def _throwaway(
@@ -150,12 +167,15 @@ def _throwaway(
     people: Iterable[Recipient],
     options: Options,
     on_event: Callable[[Event], None] = lambda _: None,
+    interrupt: threading.Event | None = None,
 ) -> RunReport:
     with tempfile.TemporaryDirectory(prefix="newsletter-") as folder:
         ledger = Ledger(Path(folder) / "throwaway.sqlite3", setting=None)
         try:
             campaign.snapshot(ledger, people, campaign.date)
-            return deliver(campaign.composer(), sender, ledger, options=options, on_event=on_event)
+            return deliver(
+                campaign.composer(), sender, ledger, options=options, on_event=on_event, interrupt=interrupt
+            )
         finally:
             ledger.close()
 
@@ -170,6 +190,7 @@ def send(
     sleep: Sleep | None = None,
     limiter: Limiter | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
+    interrupt: threading.Event | None = None,
 ) -> RunReport:
     """The real send: start or resume the issue's delivery; only one process at a time per issue."""
     lock = f"issue-{campaign.slug}"
@@ -191,6 +212,7 @@ def send(
             sleep=sleep,
             limiter=limiter,
             on_event=on_event,
+            interrupt=interrupt,
         )
 
 

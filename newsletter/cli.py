@@ -22,24 +22,26 @@ from rich.table import Table
 
 from newsletter import message
 from newsletter.archive import build as build_archive
-from newsletter.campaign import audience_path, prepare, send_test
+from newsletter.campaign import Campaign, audience_path, prepare, send_test
 from newsletter.campaign import dry_run as dry_run_send
 from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
 from newsletter.delivery import Event, Limiter, RunReport
 from newsletter.dispatch import DispatchConfig
 from newsletter.dispatch import dispatch as run_dispatch
-from newsletter.errors import ConfigError, IssueError, NewsletterError, Problem
+from newsletter.errors import ConfigError, IssueError, LedgerError, NewsletterError, Problem
+from newsletter.interrupt import stop_on_signals
 from newsletter.issues import load as load_issue
 from newsletter.ledger import Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
 from newsletter.overview import overview
 from newsletter.preview import Preview, serve
 from newsletter.project import Project
-from newsletter.recipients import Audience
+from newsletter.recipients import Audience, check_address
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
 from newsletter.schedule import parse_time, timezone
+from newsletter.send.smtp import SMTPSender
 
 app = typer.Typer(
     name="newsletter",
@@ -57,6 +59,10 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 def _err(line: str) -> None:
     typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
+
+
+def _say(line: str) -> None:
+    typer.secho(line, fg=typer.colors.YELLOW, err=True)
 
 
 @contextmanager
@@ -153,6 +159,12 @@ def render(
         typer.secho("warning: Gmail will clip this email; shorten it", fg=typer.colors.YELLOW)
     if not settings.from_:
         typer.echo("(sender and unsubscribe address are examples: set them in .env to send)")
+    _warn(settings.envelope_warnings())
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        typer.secho(f"warning: {line} (a real send refuses it)", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command(rich_help_panel="Write")
@@ -320,7 +332,9 @@ def send(
     people = campaign.audience.count
     with _user_errors():
         if dry_run:
-            report, outbox = dry_run_send(campaign, settings.outbox, settings.options())
+            _warn(settings.envelope_warnings())
+            with stop_on_signals(_say) as interrupt:
+                report, outbox = dry_run_send(campaign, settings.outbox, settings.options(), interrupt)
             _summary(report, f"dry run of {campaign.slug}: nothing was sent", done="written")
             typer.echo(
                 f"{outbox.count} messages, {outbox.bytes_written / 1024 / max(outbox.count, 1):.1f} KB each "
@@ -331,7 +345,8 @@ def send(
             raise typer.Exit(EXIT_OK if report.exit_code == 0 else EXIT_FAILED)
         sender = settings.smtp_sender()
         if not live:
-            report = send_test(campaign, sender, test_addresses, settings.options())
+            with stop_on_signals(_say) as interrupt:
+                report = send_test(campaign, sender, test_addresses, settings.options(), interrupt=interrupt)
             _summary(report, f"test send of {campaign.slug} to {', '.join(test_addresses)}")
             raise typer.Exit(report.exit_code)
         subject = campaign.loaded.issue.subject
@@ -346,27 +361,62 @@ def send(
                 raise typer.Exit(EXIT_BAD_INPUT)
             typer.confirm(f"Send {campaign.slug} to {people} people?", abort=True)
         ledger = Ledger(settings.db)
-        rate = settings.limiter_rate()
-        try:
-            with _Progress(people, campaign.slug) as progress:
-                report = send_campaign(
-                    campaign,
-                    sender,
-                    ledger,
-                    options=settings.options(limit),
-                    limiter=Limiter(rate),
-                    on_event=progress,
-                )
-        finally:
-            ledger.close()
+    try:
+        report = _send_live(campaign, sender, ledger, settings, limit, people)
+    finally:
+        ledger.close()
     for warning in campaign.warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     _summary(report, f"{campaign.slug}: delivery")
-    if report.stopped:
-        typer.echo(f"stopped early ({report.stopped}); run the same command again to continue")
-    elif report.exit_code:
-        typer.echo("some recipients are still pending or unknown: run the same command again to retry them")
+    typer.echo(_next_step(report, f"newsletter status {file}"))
     raise typer.Exit(report.exit_code)
+
+
+def _send_live(
+    campaign: Campaign, sender: SMTPSender, ledger: Ledger, settings: Settings, limit: int | None, people: int
+) -> RunReport:
+    """The real send under signal handling; a stop for bad settings or a broken ledger says what got out."""
+    try:
+        with stop_on_signals(_say) as interrupt, _Progress(people, campaign.slug) as progress:
+            return send_campaign(
+                campaign,
+                sender,
+                ledger,
+                options=settings.options(limit),
+                limiter=Limiter(settings.limiter_rate()),
+                on_event=progress,
+                interrupt=interrupt,
+            )
+    except NewsletterError as e:
+        for line in e.lines():
+            _err(line)
+        if not isinstance(e, LedgerError):
+            counts = ledger.counts(campaign.slug) if ledger.delivery(campaign.slug) else None
+            if counts is not None and counts.sent:
+                typer.echo(
+                    f"{counts.sent} of {counts.audience} have it; once that is fixed, run the same "
+                    f"command again to send to the {counts.open} still due (nobody gets it twice)"
+                )
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _next_step(report: RunReport, status_command: str) -> str:
+    """What will help now: a rerun only when it would send someone something."""
+    c = report.counts
+    if c.open:
+        why = f"stopped early: {report.stopped}" if report.stopped else "some recipients are still due"
+        return f"{why}: run the same command again to send to the {c.open} still due"
+    if c.failed:
+        return (
+            f"{c.failed} failed for good (their mail server refused them; a rerun would not help): "
+            f"`newsletter status --failed` lists them with the server's words"
+        )
+    if c.unknown:
+        return (
+            f"{c.unknown} may or may not have it (the connection was lost twice after handing it over): "
+            f"`{status_command}` lists them; nobody is sent it a third time"
+        )
+    return "done: everyone still on the list has it"
 
 
 @app.command(rich_help_panel="Send")
@@ -481,17 +531,33 @@ def suppress_add(
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "by hand",
 ) -> None:
     """Never send to these addresses again."""
+    checked = _checked_addresses(emails)
     with _ledger(_settings()) as ledger:
-        added = ledger.suppress(emails, reason, dt.datetime.now(dt.UTC))
+        added = ledger.suppress(checked, reason, dt.datetime.now(dt.UTC))
     typer.echo(f"{added} added to the suppression list")
+
+
+def _checked_addresses(emails: list[str]) -> list[str]:
+    """The addresses as the audience normalises them, so that they match it; exit 2 naming the first
+    that is none (by its position), before anything is stored."""
+    checked = []
+    for position, email in enumerate(emails, start=1):
+        try:
+            checked.append(check_address(email))
+        except ValueError as e:
+            where = f"address {position} " if len(emails) > 1 else ""
+            _err(f"{where}{email!r} is not a valid address: {e}; nothing was changed")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return checked
 
 
 @suppress_app.command("remove")
 def suppress_remove(email: Annotated[str, typer.Argument(help="The address to allow again.")]) -> None:
     """Allow an address again."""
+    (checked,) = _checked_addresses([email])
     with _ledger(_settings()) as ledger:
-        removed = ledger.unsuppress(email)
-    typer.echo(f"{email} {'removed' if removed else 'was not on the list'}")
+        removed = ledger.unsuppress(checked)
+    typer.echo(f"{checked} {'removed' if removed else 'was not on the list'}")
 
 
 @suppress_app.command("list")
@@ -540,7 +606,9 @@ def preview(
     settings = _settings()
     project = _project(settings)
     people = _preview_people(file, recipients or settings.recipients)
-    viewer = Preview(project, file, sender=settings.envelope(for_real=False).sender, recipients=people)
+    with _user_errors():
+        sender = settings.envelope(for_real=False).sender
+    viewer = Preview(project, file, sender=sender, recipients=people)
     try:
         server = serve(viewer, host, port)
     except OSError as e:
@@ -675,7 +743,8 @@ def dispatch(
         )
         ledger = Ledger(settings.db)
         try:
-            result = run_dispatch(_project(settings), ledger, config, now=moment, log=log)
+            with stop_on_signals(lambda line: log("signal", {"message": line})) as config.interrupt:
+                result = run_dispatch(_project(settings), ledger, config, now=moment, log=log)
         finally:
             ledger.close()
     if not result.delivered and not result.already_running and result.exit_code == 0:

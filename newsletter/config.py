@@ -1,14 +1,20 @@
-"""Settings from the environment and `.env`, all prefixed NEWSLETTER_. Read only by the CLI."""
+"""Settings from the environment and `.env`, all prefixed NEWSLETTER_. Read only by the CLI.
+
+Every value that ends up in a mail header is checked before anything is sent (see `checks`): an
+address must be one, a URL must be https with a host and {token}, and none may hold a line break.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import ssl
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsletter.checks import address_setting, ascii_host, unsubscribe_url_setting
 from newsletter.delivery import Options, Rate
 from newsletter.errors import ConfigError
 from newsletter.message import Envelope
@@ -42,12 +48,13 @@ class Settings(BaseSettings):
     asset_base_url: str | None = None
 
     smtp_host: str | None = None
-    smtp_port: int | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_security: Security = Security.STARTTLS
-    smtp_timeout: float = Field(default=30.0, gt=0)
+    smtp_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     smtp_ca_file: Path | None = None
+    smtp_plaintext_auth: Literal["refuse", "allow"] = "refuse"
     recipients: Path | None = None
     db: Path = Path("newsletter.sqlite3")
     outbox: Path = Path("outbox")
@@ -62,7 +69,10 @@ class Settings(BaseSettings):
     lock_stale_after: str = "12h"
 
     def envelope(self, *, for_real: bool) -> Envelope:
-        """Sender and unsubscribe settings; examples for a local render, required for a real send."""
+        """Sender and unsubscribe settings; examples for a local render, required for a real send.
+
+        Raises ConfigError for a value that is not an address or a usable unsubscribe URL.
+        """
         if for_real:
             missing = [
                 name
@@ -75,38 +85,64 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ConfigError(f"set {', '.join(missing)} in .env or the environment (see .env.example)")
-        url = self.unsubscribe_url or EXAMPLE_UNSUBSCRIBE_URL
-        if "{token}" not in url and "{email}" not in url:
-            raise ConfigError(
-                "NEWSLETTER_UNSUBSCRIBE_URL must contain {token} (or {email}), e.g. "
-                "https://example.org/unsubscribe?token={token}"
-            )
+        url, _ = unsubscribe_url_setting(self.unsubscribe_url or EXAMPLE_UNSUBSCRIBE_URL, for_real=for_real)
         return Envelope(
-            sender=self.from_ or EXAMPLE_SENDER,
-            reply_to=self.reply_to,
+            sender=address_setting("NEWSLETTER_FROM", self.from_) if self.from_ else EXAMPLE_SENDER,
+            reply_to=address_setting("NEWSLETTER_REPLY_TO", self.reply_to) if self.reply_to else None,
             unsubscribe_url=url,
-            unsubscribe_mailto=self.unsubscribe_mailto,
+            unsubscribe_mailto=(
+                address_setting("NEWSLETTER_UNSUBSCRIBE_MAILTO", self.unsubscribe_mailto, display_name=False)
+                if self.unsubscribe_mailto
+                else None
+            ),
             secret=self.secret.get_secret_value() if self.secret else "not-a-secret",
         )
+
+    def envelope_warnings(self) -> list[str]:
+        """What a local render or dry run tolerates in the unsubscribe URL but a real send refuses."""
+        try:
+            return unsubscribe_url_setting(self.unsubscribe_url or EXAMPLE_UNSUBSCRIBE_URL, for_real=False)[1]
+        except ConfigError:
+            return []
 
     def smtp_sender(self) -> SMTPSender:
         if not self.smtp_host:
             raise ConfigError("set NEWSLETTER_SMTP_HOST (and _PORT, _USERNAME, _PASSWORD) to send mail")
+        host = ascii_host("NEWSLETTER_SMTP_HOST", self.smtp_host)
         default_port = {Security.SSL: 465, Security.STARTTLS: 587, Security.NONE: 25}[self.smtp_security]
-        context = None
-        if self.smtp_ca_file is not None:
-            if not self.smtp_ca_file.is_file():
-                raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={self.smtp_ca_file}: no such file")
-            context = ssl.create_default_context(cafile=str(self.smtp_ca_file))
+        plaintext_auth = self.smtp_plaintext_auth == "allow"
+        if self.smtp_security is Security.NONE and self.smtp_username and not plaintext_auth:
+            raise ConfigError(
+                "NEWSLETTER_SMTP_SECURITY=none would send NEWSLETTER_SMTP_PASSWORD unencrypted; set "
+                "NEWSLETTER_SMTP_SECURITY=starttls (or ssl), or NEWSLETTER_SMTP_PLAINTEXT_AUTH=allow for a "
+                "relay on a trusted network"
+            )
         return SMTPSender(
-            host=self.smtp_host,
+            host=host,
             port=self.smtp_port or default_port,
             security=self.smtp_security,
             username=self.smtp_username,
             password=self.smtp_password.get_secret_value() if self.smtp_password else None,
             timeout=self.smtp_timeout,
-            ssl_context=context,
+            ssl_context=self._ssl_context(),
+            allow_plaintext_auth=plaintext_auth,
         )
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        path = self.smtp_ca_file
+        if path is None:
+            return None
+        if not path.is_file():
+            raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={path}: no such file")
+        try:
+            return ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, ValueError) as e:
+            raise ConfigError(
+                f"NEWSLETTER_SMTP_CA_FILE={path}: not a CA certificate in PEM form ({e}); give the file "
+                "that starts with -----BEGIN CERTIFICATE-----"
+            ) from None
+        except OSError as e:
+            raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={path}: cannot read it ({e.strerror})") from None
 
     def limiter_rate(self) -> Rate | None:
         return Rate.parse(self.rate) if self.rate else None
@@ -117,6 +153,7 @@ class Settings(BaseSettings):
             messages_per_connection=self.messages_per_connection,
             limit=limit,
             daily_limit=self.daily_limit,
+            give_up_after=self.smtp_timeout,
         )
 
     def window(self) -> dt.timedelta:
@@ -134,6 +171,16 @@ class Settings(BaseSettings):
         return [a.strip() for a in (self.test_recipients or "").split(",") if a.strip()]
 
 
+# How to write a setting that pydantic refused, added to its complaint.
+FIXES = {
+    "NEWSLETTER_SMTP_PORT": "a port number from 1 to 65535, e.g. 587",
+    "NEWSLETTER_SMTP_TIMEOUT": "a number of seconds above 0, e.g. 30",
+    "NEWSLETTER_SMTP_SECURITY": "starttls, ssl or none",
+    "NEWSLETTER_SMTP_PLAINTEXT_AUTH": "refuse or allow",
+}
+SECRETS = ("NEWSLETTER_SECRET", "NEWSLETTER_SMTP_PASSWORD")
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
@@ -141,4 +188,6 @@ def load_settings() -> Settings:
         first = e.errors()[0]
         name = "_".join(str(p) for p in first["loc"]).upper()
         name = name if name.startswith("NEWSLETTER_") else f"NEWSLETTER_{name}"
-        raise ConfigError(f"{name}: {first['msg']} (see .env.example)") from None
+        shown = name if name in SECRETS else f"{name}={first.get('input')!r}"
+        fix = f"; write {FIXES[name]}" if name in FIXES else ""
+        raise ConfigError(f"{shown}: {first['msg']}{fix} (see .env.example)") from None

@@ -65,7 +65,7 @@ class Limiter:
     """
 
     def __init__(self, rate: Rate | None, *, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Sleep = time.sleep) -> None:  # fmt: skip
+                 sleep: Sleep | None = None) -> None:  # fmt: skip
         self.rate = rate
         self.interval = rate.period / rate.count * 1.01 if rate else 0.0
         self._monotonic = monotonic
@@ -76,14 +76,29 @@ class Limiter:
         self._in_flight = 0
         self._ended: collections.deque[float] = collections.deque()
 
-    def acquire(self) -> None:
+    def _wait(self, seconds: float, stop: threading.Event | None) -> bool:
+        """Wait `seconds`, or less if `stop` is set meanwhile; False when the run is stopping."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif stop is not None:
+            stop.wait(seconds)
+        else:
+            time.sleep(seconds)
+        return stop is None or not stop.is_set()
+
+    def acquire(self, stop: threading.Event | None = None) -> bool:
+        """Wait for a turn; False (and no turn taken) when `stop` is set while waiting.
+
+        A slow rate (30 a minute, 1000 a day) means long waits: a run that is asked to stop must not
+        sit them out.
+        """
         if self.rate is None:
-            return
+            return True
         count, period = self.rate.count, self.rate.period
         with self._lock:
             now = self._monotonic()
-            if self._next > now:
-                self._sleep(self._next - now)
+            if self._next > now and not self._wait(self._next - now, stop):
+                return False
             while True:
                 now = self._monotonic()
                 with self._state:
@@ -93,8 +108,10 @@ class Limiter:
                         self._in_flight += 1
                         break
                     wait = self._ended[0] + period - now if self._ended else 0.01
-                self._sleep(wait)
+                if not self._wait(wait, stop):
+                    return False
             self._next = now + self.interval
+        return True
 
     def release(self) -> None:
         if self.rate is None:
@@ -135,6 +152,9 @@ class Options:
     daily_limit: int | None = None
     backoff: Backoff = field(default_factory=Backoff)
     subject_prefix: str = ""
+    # How long to keep trying to reach a server that does not answer before the run stops: each try
+    # can take the whole connection timeout, so four of them would quadruple it.
+    give_up_after: float = 30.0
 
 
 @dataclass
@@ -186,7 +206,8 @@ class _Run:
         self.total = total
         self.envelope_from = parseaddr(composer.envelope.sender)[1]
         self.issue = composer.rendered.slug
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # set by a fatal error, an interruption or a dead server
+        self.fed = threading.Event()  # every due row has been queued
         self.fatal: BaseException | None = None
         self.lock = threading.Lock()
         self.done = 0
@@ -211,30 +232,45 @@ class _Run:
             if failure:
                 self.report.failures.append(failure)
 
-    def worker(self, rows: queue.Queue[Row | None]) -> None:
+    def _fail(self, error: BaseException) -> None:
+        """Stop the run for `error`; the first one is what the caller hears."""
+        with self.lock:
+            if self.fatal is None:
+                self.fatal = error
+        self.stop.set()
+
+    def _next_row(self, rows: queue.Queue[Row]) -> Row | None:
+        """The next row to send, or None when the run is stopping or every row has been taken."""
+        while not self.stop.is_set():
+            try:
+                return rows.get(timeout=0.1)
+            except queue.Empty:
+                if not self.fed.is_set():
+                    continue
+            # Fed completely: no row can arrive any more, so an empty queue now is the end.
+            try:
+                return rows.get_nowait()
+            except queue.Empty:
+                return None
+        return None
+
+    def worker(self, rows: queue.Queue[Row]) -> None:
         connection: Connection | None = None
         used = 0
         held: Held = None
         try:
-            while not self.stop.is_set():
-                row = rows.get()
-                if row is None:
-                    break
+            while (row := self._next_row(rows)) is not None:
                 connection, used, held = self._deliver_one(row, connection, used, held)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread, which re-raises it
-            self.fatal = e
-            self.stop.set()
+            self._fail(e)
         finally:
             try:
                 self._record_sent(held)
+            except BaseException as e:  # noqa: BLE001 - the ledger itself failed: the run stops on it
+                # The row stays `sending`: the next run resends it once with the same Message-ID.
+                self._fail(e)
             finally:
-                if connection is not None:
-                    connection.close()
-                if self.stop.is_set():
-                    # The feeder may be waiting for room in the queue: make some.
-                    with contextlib.suppress(queue.Empty):
-                        while True:
-                            rows.get_nowait()
+                _close_quietly(connection)
 
     def _record_sent(self, held: Held) -> None:
         if held is not None:
@@ -254,6 +290,7 @@ class _Run:
         if connection is None or self.limiter.rate is not None:
             self._record_sent(held)
             held = None
+        started = time.monotonic()
         for attempt in range(1, self.options.backoff.attempts + 1):
             if self.stop.is_set():
                 break
@@ -265,7 +302,8 @@ class _Run:
                 outgoing = self.composer.compose(row.recipient)
                 # Composing takes a varying while: wait for the slot after it, just before the message
                 # goes out, so the server sees the messages as evenly spaced as the limiter made them.
-                self.limiter.acquire()
+                if not self.limiter.acquire(self.stop):
+                    break  # stopping: the row stays as it was, nothing went out
                 try:
                     self.ledger.mark_sending(
                         self.issue, email, outgoing.message_id, self.clock(), sent_before=held
@@ -305,10 +343,13 @@ class _Run:
                 # Not handed over: an unknown row stays unknown (still owed its one resend).
                 status = "unknown" if row.status == "unknown" else "pending"
                 self.ledger.mark(self.issue, email, status, str(e.reply), self.clock(), ambiguous=False)
-                if attempt < self.options.backoff.attempts:
+                delay = self.options.backoff.delay(attempt, self.rng)
+                # A server that does not answer at all is not tried for longer than the timeout.
+                out_of_time = connecting and time.monotonic() - started + delay > self.options.give_up_after
+                if attempt < self.options.backoff.attempts and not out_of_time:
                     self._count("retried")
                     self._event("retry", email, str(e.reply))
-                    self.pause(self.options.backoff.delay(attempt, self.rng))
+                    self.pause(delay)
                     continue
                 self._event("pending", email, str(e.reply))
                 if connecting:
@@ -341,15 +382,31 @@ class _Run:
         return connection, used
 
 
-def _put(rows: queue.Queue[Row | None], row: Row | None, stop: threading.Event | None) -> None:
-    """Queue a row, waiting for room; give up on it once the run is stopping."""
-    while True:
+def _put(rows: queue.Queue[Row], row: Row, stopping: Callable[[], bool]) -> bool:
+    """Queue a row, waiting for room; False (the row not queued) once the run is stopping."""
+    while not stopping():
         try:
             rows.put(row, timeout=0.1)
-            return
+            return True
         except queue.Full:
-            if stop is not None and stop.is_set():
-                return
+            continue
+    return False
+
+
+def _join(threads: list[threading.Thread], stopping: Callable[[], bool]) -> None:
+    """Wait for every worker to end: each records the message it is on before it does.
+
+    The ledger must outlive the workers, so nothing here gives up early: a second Ctrl-C while
+    waiting is ignored (the command line ends the process at once instead, as a kill would).
+    """
+    for t in threads:
+        while t.is_alive():
+            try:
+                t.join(0.2)
+                stopping()
+            except KeyboardInterrupt:
+                stopping()
+                continue
 
 
 def _close_quietly(connection: Connection | None) -> None:
@@ -370,12 +427,15 @@ def deliver(
     limiter: Limiter | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
     rng: random.Random | None = None,
+    interrupt: threading.Event | None = None,
 ) -> RunReport:
     """Send the issue to everyone the ledger says is still due, within the limits; resume-safe.
 
     The caller must hold the issue's lock (`ledger.lock`) and have started the delivery
-    (`ledger.start`). Raises SendError when the server cannot be used at all; every message
-    accepted before that is recorded.
+    (`ledger.start`). Raises SendError when the server cannot be used at all, LedgerError when the
+    ledger can no longer be written; every message accepted before that is recorded. Setting
+    `interrupt` (a signal handler does) stops the run: no new message is started, each connection
+    finishes and records the one it is on, and the report says 'interrupted'.
     """
     options = options or Options()
     issue = composer.rendered.slug
@@ -408,33 +468,37 @@ def deliver(
     )
     workers = max(1, min(options.connections, total))
     # Bounded, and filled a page at a time: memory stays flat however large the audience.
-    rows: queue.Queue[Row | None] = queue.Queue(maxsize=4 * workers + 64)
+    rows: queue.Queue[Row] = queue.Queue(maxsize=4 * workers + 64)
     threads = [threading.Thread(target=run.worker, args=(rows,), daemon=True) for _ in range(workers)]
     for t in threads:
         t.start()
+
+    def stopping() -> bool:
+        if interrupt is not None and interrupt.is_set() and not run.stop.is_set():
+            report.stopped = "interrupted"
+            run.stop.set()
+        return run.stop.is_set()
+
     try:
         for page in ledger.due_pages(issue, budget):
-            for row in page:
-                _put(rows, row, run.stop)
-            if run.stop.is_set():
+            if not all(_put(rows, row, stopping) for row in page):
                 break
-        for _ in range(workers):
-            _put(rows, None, None)
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
     except KeyboardInterrupt:
-        # Let each connection finish the message it is on, so the ledger knows its outcome.
-        run.stop.set()
-        for t in threads:
-            t.join()
+        # Python code calling deliver() without an `interrupt` event: Ctrl-C stops the run the same way.
         report.stopped = "interrupted"
+        run.stop.set()
+    except BaseException as e:  # noqa: BLE001 - the ledger failed while reading the due rows
+        run._fail(e)
+    finally:
+        run.fed.set()
+        _join(threads, stopping)
+    if run.fatal is not None:
+        report.stopped = str(run.fatal)
+        # The ledger may be what failed: the counts are a courtesy, the error is what matters.
+        with contextlib.suppress(NewsletterError):
+            report.counts = ledger.counts(issue)
+        raise run.fatal
     report.counts = ledger.counts(issue)
     if report.counts.complete:
         ledger.finish(issue, clock())
-    if run.fatal is not None:
-        if isinstance(run.fatal, NewsletterError | SendError):
-            report.stopped = str(run.fatal)
-            raise run.fatal
-        raise run.fatal
     return report

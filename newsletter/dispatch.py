@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,8 @@ class DispatchConfig:
     window: dt.timedelta = DEFAULT_WINDOW
     catch_up: frozenset[Path] = frozenset()  # issue files (resolved) to send however old they are
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER
+    # Set by a signal (systemctl stop, Ctrl-C): the issue being sent stops cleanly, no other starts.
+    interrupt: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -94,6 +97,10 @@ def dispatch(
         clock = _clock_from(now)
         budget = config.max_messages
         for path in project.issue_files():
+            if config.interrupt.is_set():
+                log("interrupted", {"message": "stopped by a signal; the next run continues"})
+                result.exit_code = max(result.exit_code, 1)
+                break
             code, used = _dispatch_one(project, ledger, config, path, clock, log, budget, sleep, result)
             result.exit_code = max(result.exit_code, code)
             if budget is not None:
@@ -170,7 +177,7 @@ def _dispatch_one(
     try:
         report = campaign.send(
             prepared, config.sender, ledger, options=options, clock=clock, sleep=sleep,
-            limiter=config.limiter, on_event=on_event,
+            limiter=config.limiter, on_event=on_event, interrupt=config.interrupt,
         )  # fmt: skip
     except BusyError as e:
         # A person is sending it by hand right now: not a problem, and the next run resumes it.

@@ -15,17 +15,18 @@ import datetime as dt
 import email.policy
 import hashlib
 import hmac
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.header import Header
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import format_datetime, formataddr, getaddresses, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 from urllib.parse import quote
 
+from newsletter import headers
 from newsletter.errors import MergeError
-from newsletter.merge import Plan, escape_html, keep, resolve
+from newsletter.merge import BadLink, Plan, escape_html, keep, resolve
 from newsletter.model import Recipient, Rendered
 
 CRLF = b"\r\n"
@@ -44,7 +45,9 @@ class Envelope:
 
     @property
     def domain(self) -> str:
-        return parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
+        """The sender's domain in ASCII (an IDN in punycode): it ends every Message-ID and List-Id."""
+        domain = parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
+        return domain if domain.isascii() else domain.encode("idna").decode("ascii")
 
     def list_id_for(self, list_name: str) -> str:
         if self.list_id:
@@ -74,23 +77,28 @@ def verify_unsubscribe_token(secret: str, list_id: str, email: str, token: str) 
     return hmac.compare_digest(unsubscribe_token(secret, list_id, email), token)
 
 
+_ATOM = re.compile(r"[A-Za-z0-9._-]+")
+
+
 def message_id(slug: str, list_id: str, email: str, domain: str) -> str:
     """The same for a resend of the issue to the same person, so mail clients see one message."""
     digest = hashlib.sha256(f"{list_id}\n{slug}\n{email.lower()}".encode()).hexdigest()[:32]
+    if not _ATOM.fullmatch(slug):
+        # A file named "nieuws januari.yaml" must not put a space in the header.
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", slug).strip("-") or "issue"
     return f"<{slug}.{digest}@{domain}>"
 
 
-def _header(name: str, value: str) -> bytes:
-    """A header line, RFC 2047-encoded when it is not ASCII."""
-    if value.isascii():
-        return f"{name}: {value}".encode("ascii") + CRLF
-    folded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {folded}".encode("ascii") + CRLF
+def _address_lines(name: str, value: str) -> bytes:
+    """From or Reply-To: each address of `value` ("Name <a@example.org>"), folded and encoded."""
+    lines = [headers.address(name, *pair) for pair in getaddresses([value])]
+    return "".join(lines).encode("ascii")
 
 
-def _address_header(name: str, value: str) -> bytes:
-    parts = [formataddr(pair, charset="utf-8") for pair in getaddresses([value])]
-    return f"{name}: {', '.join(parts)}".encode("ascii") + CRLF
+def _wire_address(email: str) -> bool:
+    """Whether `email` can stand in a header as it is: printable ASCII without spaces (what
+    recipients.check_address gives; anything else was not checked)."""
+    return email.isascii() and email.isprintable() and " " not in email
 
 
 def _qp(text: str) -> bytes:
@@ -143,24 +151,40 @@ class Composer:
         self.alt_boundary = f"=_alt_{seed}"
         self.rel_boundary = f"=_rel_{seed}"
         self._fixed_head = self._prepare_fixed_head(date)
+        self._mailto = self._prepare_mailto()
+        self._subject: bytes | None = None
+        if not rendered.subject.slots:
+            # The same for everyone: folded and encoded once.
+            self._subject = self._subject_line(())
         self._images = self._prepare_images()
         self._html = _EncodedPlan(rendered.html, escape_html)
         self._text = _EncodedPlan(rendered.text, keep)
 
     def _prepare_fixed_head(self, date: dt.datetime) -> bytes:
         env = self.envelope
-        lines = [_address_header("From", env.sender)]
+        lines = [_address_lines("From", env.sender)]
         if env.reply_to:
-            lines.append(_address_header("Reply-To", env.reply_to))
-        lines.append(_header("Date", format_datetime(date)))
+            lines.append(_address_lines("Reply-To", env.reply_to))
+        lines.append(f"Date: {format_datetime(date)}".encode("ascii") + CRLF)
         # Only the name may be encoded: the <list-id> must stay readable for filters (RFC 2919).
-        name = self.rendered.list_name
-        phrase = name if name.isascii() else Header(name, "utf-8").encode(linesep="\r\n")
-        lines.append(f"List-Id: {phrase} <{self.list_id}>".encode("ascii") + CRLF)
+        list_id = headers.clean(self.list_id).replace(" ", "")
+        lines.append(headers.phrase_with_id("List-Id", self.rendered.list_name, list_id).encode("ascii"))
         lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF)
         lines.append(b"MIME-Version: 1.0" + CRLF)
         lines.append(f'Content-Type: multipart/alternative; boundary="{self.alt_boundary}"'.encode() + CRLF)
         return b"".join(lines)
+
+    def _prepare_mailto(self) -> bytes:
+        """The mailto part of List-Unsubscribe, on a line of its own after the https one."""
+        address = self.envelope.unsubscribe_mailto
+        if not address:
+            return b""
+        uri = f"mailto:{quote(headers.clean(address).strip(), safe='@+')}?subject=unsubscribe"
+        return f",{CRLF.decode()} <{uri}>".encode("ascii")
+
+    def _subject_line(self, values: tuple[str, ...]) -> bytes:
+        subject = self.subject_prefix + self.rendered.subject.fill(values)
+        return headers.unstructured("Subject", subject).encode("ascii")
 
     def _prepare_images(self) -> bytes:
         parts = []
@@ -179,18 +203,23 @@ class Composer:
         """The same composer for test sends, whose subject starts with e.g. "[TEST] "."""
         twin = copy.copy(self)
         twin.subject_prefix = prefix
+        if twin._subject is not None:
+            twin._subject = twin._subject_line(())
         return twin
 
     def unsubscribe_url(self, email: str) -> str:
         token = unsubscribe_token(self.envelope.secret, self.list_id, email)
-        return self.envelope.unsubscribe_url.replace("{token}", token).replace(
-            "{email}", quote(email, safe="@")
-        )
+        url = self.envelope.unsubscribe_url.replace("{token}", token)
+        return url.replace("{email}", quote(email, safe="@")) if "{email}" in url else url
 
     def compose(self, recipient: Recipient) -> Outgoing:
-        """The message for one recipient, as bytes; raises MergeError for a missing merge field."""
+        """The message for one recipient, as bytes; raises MergeError for a missing merge field, a
+        merge value that would make a bad link, or an address that was never checked."""
         rendered = self.rendered
-        unsubscribe = self.unsubscribe_url(recipient.email)
+        email = recipient.email
+        if not _wire_address(email):
+            raise MergeError(f"{email!r} is not a checked address; read the audience with recipients.load")
+        unsubscribe = self.unsubscribe_url(email)
         data = recipient.merge_data()
         data["unsubscribe_url"] = unsubscribe
         data["view_url"] = rendered.view_url or ""
@@ -198,21 +227,23 @@ class Composer:
             values = resolve(rendered.fields, data)
         except KeyError as e:
             raise MergeError(
-                f"{recipient.email}: the issue uses {{{{ {e.args[0]} }}}} without a default, and this "
+                f"{email}: the issue uses {{{{ {e.args[0]} }}}} without a default, and this "
                 f"recipient has no {e.args[0]!r}; add the column or write "
                 f"{{{{ {e.args[0]} | default('…') }}}}"
             ) from None
-        mid = message_id(rendered.slug, self.list_id, recipient.email, self.domain)
-        to = formataddr((recipient.name or recipient.first_name, recipient.email), charset="utf-8")
-        list_unsubscribe = f"<{unsubscribe}>"
-        if self.envelope.unsubscribe_mailto:
-            list_unsubscribe += f", <mailto:{self.envelope.unsubscribe_mailto}?subject=unsubscribe>"
-        subject = (self.subject_prefix + rendered.subject.fill(values)).strip()
-        head = (
-            self._fixed_head
-            + f"To: {to}\r\nMessage-ID: {mid}\r\n".encode("ascii")
-            + _header("Subject", subject)
-            + _header("List-Unsubscribe", list_unsubscribe)
+        except BadLink as e:
+            raise MergeError(f"{email}: {e}") from None
+        mid = message_id(rendered.slug, self.list_id, email, self.domain)
+        head = b"".join(
+            (
+                self._fixed_head,
+                headers.address("To", recipient.name or recipient.first_name, email).encode("ascii"),
+                f"Message-ID: {mid}\r\n".encode("ascii"),
+                self._subject or self._subject_line(values),
+                f"List-Unsubscribe: <{unsubscribe}>".encode("ascii"),
+                self._mailto,
+                CRLF,
+            )
         )
         text = self._text.fill(values)
         html = self._html.fill(values)

@@ -15,8 +15,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from newsletter.links import is_issue_link
 from newsletter.merge import Field as MergeField
-from newsletter.merge import Plan, check_expressions, escape_html
+from newsletter.merge import Plan, check_expressions, escape_html, place
 
 Language = Literal["nl", "en", "fr", "de"]
 LANGUAGES: tuple[Language, ...] = ("nl", "en", "fr", "de")
@@ -41,16 +42,13 @@ def _header_text(value: str) -> str:
     return _nonempty_text(value.strip())
 
 
-_URL = re.compile(r"(https?://[^\s/]+\S*|mailto:\S+@\S+|tel:\+?[0-9 ()-]+)", re.IGNORECASE)
-
-
 def _url(value: str) -> str:
     value = value.strip()
     problem = check_expressions(value)
     if problem:
         raise ValueError(problem)
     bare = re.sub(r"\{\{.*?\}\}", "x", value)
-    if not _URL.fullmatch(bare) or (bare.lower().startswith("tel:") is False and " " in bare):
+    if not is_issue_link(bare):
         raise ValueError(
             f"{value!r} is not a link; write a full address such as https://example.org/page "
             "or mailto:info@example.org"
@@ -280,9 +278,15 @@ class Rendered:
     list_name: str
     view_url: str | None = None
 
+    @property
+    def link_fields(self) -> tuple[MergeField, ...]:
+        """The fields that stand at the start of a link's address: each value must be a link."""
+        return tuple(f for f in self.fields if f.where == "link")
+
     def values_for(self, data: Mapping[str, str]) -> tuple[str, ...]:
-        """Each merge field's value from `data`, else its default, else empty (previews, the web)."""
-        return tuple(data.get(f.name) or f.default or "" for f in self.fields)
+        """Each merge field's value from `data`, else its default, else empty (previews, the web);
+        a value that is no link where a link's address starts becomes "#"."""
+        return tuple(place(f, data.get(f.name) or f.default or "", strict=False) for f in self.fields)
 
     def sample_html(self, data: Mapping[str, str]) -> str:
         """The HTML with every merge field filled from `data` or its default."""

@@ -6,13 +6,19 @@ against Gmail's clipping limit, and any mistake with its file, line and field. A
 re-renders when the issue, its images or the layout change and tells the page over server-sent
 events. The server binds to 127.0.0.1 by default and serves nothing but the rendered email and image
 files from the issue's and the layout's folders.
+
+The page shows subscribers' names and addresses, so it answers only requests addressed to the host it
+listens on: a web page elsewhere that points its own domain name at 127.0.0.1 (DNS rebinding) sends
+its own name as Host and is refused. The email frames are sandboxed: nothing in them runs.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import mimetypes
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -247,8 +253,8 @@ PAGE = """<!DOCTYPE html>
  <span id="status"></span>
 </nav>
 <main id="frames">
- <figure><figcaption>Desktop, 680 px</figcaption><iframe id="desktop" title="desktop"></iframe></figure>
- <figure><figcaption>Phone, 375 px</figcaption><iframe id="phone" title="phone"></iframe></figure>
+ <figure><figcaption>Desktop, 680 px</figcaption><iframe id="desktop" title="desktop" sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe></figure>
+ <figure><figcaption>Phone, 375 px</figcaption><iframe id="phone" title="phone" sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe></figure>
  <pre id="text"></pre>
 </main>
 <script>
@@ -306,16 +312,69 @@ NO_EMAIL = (
 )
 
 
-def make_handler(preview: Preview) -> type[BaseHTTPRequestHandler]:
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names of listening on every address, compared only
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """Which Host headers the preview answers: the names of the address it listens on.
+
+    Listening on every address (0.0.0.0), any IP address and this computer's own name are its names
+    too; a domain name other than that is how a rebinding page gets in, an IP address never is.
+    """
+
+    names: frozenset[str]
+    any_ip: bool = False
+
+    @classmethod
+    def listening_on(cls, host: str) -> HostCheck:
+        host = host.strip("[]").lower()
+        if host in WILDCARDS:
+            own = {socket.gethostname().lower(), socket.getfqdn().lower()}
+            return cls(LOOPBACK_NAMES | own, any_ip=True)
+        return cls(LOOPBACK_NAMES | {host})
+
+    def allows(self, header: str | None) -> bool:
+        if not header:
+            return False
+        try:
+            name = urlsplit(f"//{header}").hostname
+        except ValueError:
+            return False
+        if name is None:
+            return False
+        if name in self.names:
+            return True
+        if not self.any_ip:
+            return False
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
+
+def make_handler(preview: Preview, hosts: HostCheck | None = None) -> type[BaseHTTPRequestHandler]:
+    check = hosts or HostCheck.listening_on("127.0.0.1")
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "newsletter-preview"
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: ARG002 - stdlib hook
             return None  # quiet: the terminal is for the person writing
 
-        def _send(self, body: bytes, content_type: str, status: HTTPStatus = HTTPStatus.OK) -> None:
+        def _send(
+            self,
+            body: bytes,
+            content_type: str,
+            status: HTTPStatus = HTTPStatus.OK,
+            extra: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
@@ -323,6 +382,15 @@ def make_handler(preview: Preview) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def do_GET(self) -> None:
+            if not check.allows(self.headers.get("Host")):
+                port = self.server.server_address[1]  # type: ignore[index]
+                self._send(
+                    f"This preview answers only at http://127.0.0.1:{port}/ (or the --host it was "
+                    "started with).\n".encode(),
+                    "text/plain; charset=utf-8",
+                    HTTPStatus.FORBIDDEN,
+                )
+                return
             url = urlsplit(self.path)
             query = parse_qs(url.query)
             try:
@@ -334,7 +402,12 @@ def make_handler(preview: Preview) -> type[BaseHTTPRequestHandler]:
                 self._send(page.encode(), "text/html; charset=utf-8")
             elif url.path == "/email.html":
                 body = preview.email_html(index)
-                self._send((body or NO_EMAIL).encode(), "text/html; charset=utf-8")
+                # Opened on its own, outside the sandboxed frame, the email still runs nothing.
+                self._send(
+                    (body or NO_EMAIL).encode(),
+                    "text/html; charset=utf-8",
+                    extra={"Content-Security-Policy": "script-src 'none'; object-src 'none'"},
+                )
             elif url.path == "/email.txt":
                 text = preview.email_text(index)
                 self._send((text or "\n".join(preview.snapshot.errors)).encode(), "text/plain; charset=utf-8")
@@ -383,6 +456,6 @@ class PreviewServer(ThreadingHTTPServer):
 
 def serve(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> PreviewServer:
     """Start the watcher and a server (not yet serving: call serve_forever, or run it in a thread)."""
-    server = PreviewServer((host, port), make_handler(preview))
+    server = PreviewServer((host, port), make_handler(preview, HostCheck.listening_on(host)))
     threading.Thread(target=preview.watch, daemon=True, name="preview-watch").start()
     return server

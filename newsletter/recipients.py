@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +51,27 @@ class Audience:
     _text: str = field(repr=False)
 
     def __iter__(self) -> Iterator[Recipient]:
+        for _, item in self._usable():
+            yield item
+
+    def refuse(self, problem: Callable[[Recipient], str | None]) -> None:
+        """Skip, with its line and the reason, every usable row for which `problem` gives one."""
+        found = [
+            Skipped(line, item.email, reason)
+            for line, item in self._usable()
+            if (reason := problem(item)) is not None
+        ]
+        if not found:
+            return
+        self.skipped = sorted([*self.skipped, *found], key=lambda s: s.line)
+        self.count -= len(found)
+        self.first = next(iter(self), None)
+
+    def _usable(self) -> Iterator[tuple[int, Recipient]]:
         skip = {s.line for s in self.skipped}
         for line, item in _rows(self._text, self.source, fast=True):
             if line not in skip and isinstance(item, Recipient):
-                yield item
+                yield line, item
 
     @property
     def recipients(self) -> list[Recipient]:
@@ -79,9 +96,10 @@ def _field_name(header: str) -> str:
 
 
 def check_address(address: str) -> str:
-    """The normalised address (domain lower-cased, IDN encoded), or ValueError with the reason."""
+    """The normalised address (trimmed, domain lower-cased, IDN in punycode), or ValueError with the
+    reason. The one normalisation of addresses: the audience, the suppression list and --test."""
     try:
-        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+        result = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as e:
         raise ValueError(str(e)) from None
     return str(result.ascii_email or result.normalized)

@@ -24,7 +24,8 @@ from premailer import Premailer
 from newsletter import markdown
 from newsletter.errors import RenderError
 from newsletter.layouts import Layout
-from newsletter.merge import Field, Plan, Tokens
+from newsletter.links import merged_link_problem
+from newsletter.merge import TRUSTED_FIELDS, Field, Plan, Tokens, mark_links, mark_text_links
 from newsletter.model import (
     Article,
     ButtonBlock,
@@ -214,8 +215,9 @@ def render(
         html = mjml.mjml2html(source, fonts={})
     except ValueError as e:
         raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
-    html = _inline_css(html)
-    text = plain_text(merged, layout, view_url, tokens)
+    html = mark_links(_inline_css(html), tokens)
+    text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
+    _check_link_defaults(tokens)
     return Rendered(
         slug=slug,
         language=issue.language,
@@ -228,6 +230,19 @@ def render(
         list_name=layout.config.list_name,
         view_url=view_url,
     )
+
+
+def _check_link_defaults(tokens: Tokens) -> None:
+    """A default that stands as a link's address must be a link itself: refused before any send."""
+    for f in tokens.fields:
+        if f.where != "link" or f.default is None or f.name in TRUSTED_FIELDS:
+            continue
+        problem = merged_link_problem(f.default)
+        if problem is not None:
+            raise RenderError(
+                f"{{{{ {f.name} | default('{f.default}') }}}} is the address of a link, but its default "
+                f"is {problem}"
+            )
 
 
 def _heading(title: str, underline: str) -> str:

@@ -38,11 +38,12 @@ class Running:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str) -> tuple[int, str, bytes]:
-        """Status, content type and body of a GET sent exactly as written (no normalising of '..')."""
+    def get(self, path: str, host: str | None = None) -> tuple[int, str, bytes]:
+        """Status, content type and body of a GET sent exactly as written (no normalising of '..'),
+        with the Host header `host` instead of the address it was sent to, if given."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
         try:
-            conn.request("GET", path)
+            conn.request("GET", path, headers={} if host is None else {"Host": host})
             response = conn.getresponse()
             return response.status, response.getheader("Content-Type", ""), response.read()
         finally:

@@ -10,7 +10,8 @@
     def test_tls(tls_server):                   # STARTTLS with a trustme CA, AUTH LOGIN/PLAIN required
         tls_server.ca_file, tls_server.username, tls_server.password
 
-    def test_more(start_server):                # any number, of any kind: "plain", "starttls", "ssl"
+    def test_more(start_server):                # any number, of any kind: "plain", "starttls", "ssl",
+                                                # "plain-auth"
         server = start_server("starttls", mechanisms=("LOGIN",))
 
 Test modules name the plugin and import its names for type checking only (importing the module
@@ -266,7 +267,7 @@ class Recorder:
             mail_from=str(envelope.mail_from),
             rcpts=rcpts,
             message_id=str(headers.get("Message-ID", "")).strip(),
-            subject=str(email.header.make_header(email.header.decode_header(headers.get("Subject", "")))),
+            subject=_decoded(headers.get("Subject", "")),
             at=time.monotonic(),
             outcome=outcome,
             delivered=delivered,
@@ -289,6 +290,12 @@ class Recorder:
         if rule is not None and rule.code == 421:
             _hang_up_after_reply(server)
         return outcome
+
+
+def _decoded(value: str) -> str:
+    """A header's text as a reader shows it: unfolded (RFC 5322 2.2.3), encoded words decoded."""
+    unfolded = value.replace("\r\n", "").replace("\n", "")
+    return str(email.header.make_header(email.header.decode_header(unfolded)))
 
 
 def _hang_up_after_reply(server: SMTP) -> None:
@@ -412,6 +419,19 @@ def tls_server_for(
     return server
 
 
+def plain_auth_server() -> SMTPServer:
+    """A server without TLS that offers AUTH (LOGIN, PLAIN) in the clear, as a relay on a trusted
+    network may (NEWSLETTER_SMTP_SECURITY=none with a username). AUTH is offered, not required:
+    aiosmtpd warns about requiring it without TLS."""
+    recorder = Recorder()
+    server = SMTPServer(
+        recorder, auth_required=False, auth_require_tls=False, authenticator=recorder.authenticate
+    )
+    server.username = USERNAME
+    server.password = PASSWORD
+    return server
+
+
 def ssl_server_for(ca: trustme.CA, ca_file: Path) -> SMTPServer:
     """A server speaking TLS from the first byte (NEWSLETTER_SMTP_SECURITY=ssl, port 465 style)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -436,6 +456,7 @@ def start_server(tls_ca: trustme.CA, ca_file: Path) -> Iterator[Callable[..., SM
     start_server()                                   plain
     start_server("starttls", mechanisms=("LOGIN",))  STARTTLS + AUTH with the given mechanisms
     start_server("ssl")                              implicit TLS
+    start_server("plain-auth")                       no TLS, AUTH offered in the clear
     """
     started: list[SMTPServer] = []
 
@@ -446,6 +467,8 @@ def start_server(tls_ca: trustme.CA, ca_file: Path) -> Iterator[Callable[..., SM
             server = tls_server_for(tls_ca, ca_file, **options)
         elif kind == "ssl":
             server = ssl_server_for(tls_ca, ca_file)
+        elif kind == "plain-auth":
+            server = plain_auth_server()
         else:
             raise ValueError(f"unknown kind of server {kind!r}")
         server.start()

@@ -135,15 +135,6 @@ def _empty(db: Path, tmp_path: Path) -> None:
     db.write_bytes(b"")
 
 
-# The delivery loop must end a run whose worker met a ledger error: today the worker's clean-up
-# records its last message again (a thread traceback) and the feeder waits for room in a full queue
-# forever. The fix is in the delivery loop, on another branch; remove this mark when it is merged.
-NEEDS_DELIVERY_FIX = pytest.mark.xfail(
-    strict=True, reason="the delivery loop hangs when a worker dies with a full queue (fixed elsewhere)"
-)
-
-
-@NEEDS_DELIVERY_FIX
 @pytest.mark.parametrize(
     ("what", "action"), [("deleted", _delete), ("replaced", _replace), ("emptied", _empty)]
 )
@@ -322,7 +313,6 @@ def test_a_ledger_on_a_read_only_file_system_can_be_read_but_not_written(
     assert len(cli.server.recorder.messages) == 3
 
 
-@NEEDS_DELIVERY_FIX
 def test_a_full_disk_mid_send_is_one_line_and_what_was_sent_stays_recorded(
     cli: Cli, tmpfs: Callable[[str], Mount], log: IO[str]
 ) -> None:

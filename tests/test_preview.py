@@ -6,18 +6,20 @@ from __future__ import annotations
 import http.client
 import inspect
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from command import WIDE, environment, run
 from conftest import CSV, FIRST_TITLE, ISSUE, SUBJECT, copy_project, edit, line_of, png
 from preview_server import SENDER, WAIT, Running, serving
 
 from newsletter.model import SAMPLE_RECIPIENT
-from newsletter.preview import Preview, serve
+from newsletter.preview import HostCheck, Preview, serve
 from newsletter.project import Project
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
@@ -385,3 +387,53 @@ def test_the_preview_command_says_it_listens_on_localhost(project_dir: Path) -> 
     assert result.returncode == 0, result.stderr
     assert "--host" in result.stdout
     assert "127.0.0.1" in result.stdout
+
+
+# -- only the person writing ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/state.json", "/email.html", "/email.txt", "/events"])
+@pytest.mark.parametrize(
+    "host", ["rebind.example.com:{port}", "rebind.example.com", "127.0.0.1.rebind.example.com", ""]
+)
+def test_a_request_for_another_host_name_is_refused(running: Running, path: str, host: str) -> None:
+    # A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) sends that name as Host.
+    status, _, body = running.get(path, host=host.format(port=running.port))
+    assert status == 403
+    assert b"@example.org" not in body
+    assert f"http://127.0.0.1:{running.port}/".encode() in body
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}", "[::1]:{port}"])
+def test_the_loopback_names_are_answered(running: Running, host: str) -> None:
+    status, content_type, _ = running.get("/state.json", host=host.format(port=running.port))
+    assert (status, content_type) == (200, "application/json")
+
+
+def test_listening_on_every_address_answers_ip_addresses_and_its_own_name_only() -> None:
+    check = HostCheck.listening_on("0.0.0.0")
+    assert check.allows("192.0.2.10:8000")
+    assert check.allows("[2001:db8::5]:8000")
+    assert check.allows(f"{socket.gethostname()}:8000")
+    assert not check.allows("rebind.example.com:8000")
+    named = HostCheck.listening_on("nieuws.example.org")
+    assert named.allows("nieuws.example.org:8000")
+    assert not named.allows("192.0.2.10:8000")
+
+
+def test_the_email_frames_are_sandboxed_and_the_email_runs_no_script(running: Running) -> None:
+    page = BeautifulSoup(running.text("/"), "html.parser")
+    frames = page.find_all("iframe")
+    assert len(frames) == 2
+    for frame in frames:
+        sandbox = " ".join(frame.get_attribute_list("sandbox")).split()
+        assert "allow-scripts" not in sandbox
+        assert "allow-same-origin" in sandbox  # the page measures the email's height to fit the frame
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    try:
+        conn.request("GET", "/email.html")
+        response = conn.getresponse()
+        response.read()
+        assert "script-src 'none'" in (response.getheader("Content-Security-Policy") or "")
+    finally:
+        conn.close()

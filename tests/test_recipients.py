@@ -182,3 +182,10 @@ def test_reading_the_audience_again_gives_what_the_check_accepted() -> None:
     assert [s.line for s in audience.skipped] == [4, 5, 6]
     # Iterating twice reads the same people: the send streams them, the summary counts them.
     assert list(audience) == audience.recipients
+
+
+def test_check_address_trims_and_gives_international_domains_in_punycode() -> None:
+    assert recipients.check_address(" Spaced@Example.org \t") == "Spaced@example.org"
+    punycode = "lezer@xn--bcher-kva.example"
+    assert recipients.check_address("lezer@bücher.example") == punycode
+    assert recipients.check_address("lezer@XN--BCHER-KVA.example") == punycode

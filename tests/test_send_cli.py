@@ -18,6 +18,8 @@ import pytest
 from command import Cli
 from conftest import SUBJECT
 
+from newsletter import message
+
 if TYPE_CHECKING:
     from smtp_server import Arrival, SMTPServer
 
@@ -57,7 +59,7 @@ def test_dry_run_writes_eml_files_opens_no_socket_and_leaves_no_ledger(cli: Cli)
     assert "nothing was sent" in result.stdout
     files = sorted((cli.folder / "outbox" / "2026-01").glob("*.eml"))
     assert [f.name.split("-", 1)[1] for f in files] == [f"{e}.eml" for e in emails]
-    assert b"Subject: " + SUBJECT.encode() in files[0].read_bytes()
+    assert message.parse(files[0].read_bytes())["Subject"] == SUBJECT
     assert cli.server.recorder.connections == 0
     assert not cli.db.exists()
 

@@ -3,10 +3,12 @@ that misbehaves (4xx, 421 and hanging up, lost connections, 5xx, slow replies)."
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -161,7 +163,7 @@ def test_starttls_asked_of_a_server_without_it_is_a_send_error(smtp_server: SMTP
     assert smtp_server.recorder.connections == 1
 
 
-def test_login_without_tls_is_refused_before_the_password_goes_out(tls_server: SMTPServer) -> None:
+def test_login_without_tls_is_refused_before_a_connection_unless_allowed(tls_server: SMTPServer) -> None:
     sender = SMTPSender(
         "127.0.0.1",
         tls_server.port,
@@ -169,9 +171,85 @@ def test_login_without_tls_is_refused_before_the_password_goes_out(tls_server: S
         username=tls_server.username,
         password=tls_server.password,
     )
-    with pytest.raises(SendError, match="does not offer AUTH"):
+    with pytest.raises(SendError, match="NEWSLETTER_SMTP_PLAINTEXT_AUTH=allow"):
+        sender.connect()
+    assert tls_server.recorder.connections == 0
+
+
+def test_login_without_tls_to_a_server_offering_starttls_is_refused_before_the_password_goes_out(
+    tls_server: SMTPServer,
+) -> None:
+    sender = SMTPSender(
+        "127.0.0.1",
+        tls_server.port,
+        security=Security.NONE,
+        username=tls_server.username,
+        password=tls_server.password,
+        allow_plaintext_auth=True,
+    )
+    with pytest.raises(SendError, match="set NEWSLETTER_SMTP_SECURITY=starttls"):
         sender.connect()
     assert tls_server.recorder.logins == []
+
+
+@pytest.fixture
+def banner_server() -> Iterator[Callable[[bytes], int]]:
+    """A TCP server on 127.0.0.1 that greets each client with the given bytes (an SSH or POP3 server);
+    returns its port."""
+    listeners: list[socket.socket] = []
+
+    def start(banner: bytes) -> int:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    client, _ = listener.accept()
+                    with client:
+                        client.sendall(banner)
+                        client.recv(512)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return int(listener.getsockname()[1])
+
+    yield start
+    for listener in listeners:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "banner", [b"SSH-2.0-OpenSSH_9.2\r\n", b"+OK POP3 ready\r\n", b"HTTP/1.1 400 Bad Request\r\n"]
+)
+def test_a_server_that_greets_with_something_else_is_not_an_smtp_server(
+    banner_server: Callable[[bytes], int], banner: bytes
+) -> None:
+    port = banner_server(banner)
+    with pytest.raises(SendError) as caught:
+        SMTPSender("127.0.0.1", port, security=Security.NONE).connect()
+    assert f"127.0.0.1:{port} is not an SMTP server (it answered {banner.strip().decode()!r})" in str(
+        caught.value
+    )
+    assert "NEWSLETTER_SMTP_PORT" in str(caught.value)
+
+
+def test_implicit_tls_against_a_plain_port_is_a_send_error_naming_the_setting(
+    smtp_server: SMTPServer,
+) -> None:
+    sender = SMTPSender("127.0.0.1", smtp_server.port, security=Security.SSL)
+    with pytest.raises(SendError, match="NEWSLETTER_SMTP_SECURITY=starttls"):
+        sender.connect()
+    assert smtp_server.recorder.connections == 1
+
+
+def test_plain_smtp_against_an_implicit_tls_port_is_a_send_error_naming_the_setting(
+    start_server: StartServer,
+) -> None:
+    server = start_server("ssl")
+    sender = SMTPSender("127.0.0.1", server.port, security=Security.NONE, timeout=0.5)
+    with pytest.raises(SendError, match=f"for port {server.port} set NEWSLETTER_SMTP_SECURITY=ssl"):
+        sender.connect()
+    assert server.recorder.connections == 1
 
 
 def test_server_that_is_down_stops_the_run_and_leaves_everyone_pending(
