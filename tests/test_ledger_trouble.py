@@ -3,8 +3,8 @@ or replaced while a send runs, a file that is not a ledger, a read-only one, a f
 issue under a slug the ledger already holds.
 
 `newsletter` runs in a subprocess against a real SMTP server on 127.0.0.1 and a real ledger file. The
-read-only and full-disk tests mount a small tmpfs (they need root, as in the project's CI container)
-and are skipped with the reason where mounting is not permitted.
+read-only and full-disk tests mount a small tmpfs, which needs root with the right to mount (a
+privileged container); where mounting is not permitted they are skipped, saying so.
 """
 
 from __future__ import annotations
