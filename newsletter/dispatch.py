@@ -129,6 +129,15 @@ def _dispatch_one(
             return 2, 0
         return 0, 0
     if not is_due(issue, clock(), config.timezone):
+        if path.resolve() in config.catch_up:
+            # Asked for by name: say why nothing happens rather than stay silent.
+            why = (
+                "it is a draft: set `status: ready` to send it"
+                if issue.status != "ready"
+                else f"its send_at ({issue.send_at}) has not come yet"
+            )
+            log("catch-up", {"issue": slug, "message": f"--catch-up {path}: not sent, {why}"})
+            return 1, 0
         return 0, 0
     delivery = ledger.delivery(slug)
     if delivery is None and _too_old(issue, path, config, clock()):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.errors import LedgerError
+from newsletter.recipients import check_address
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -213,11 +214,36 @@ class LedgerFile:
             for table, column, kind in ADDED_COLUMNS:
                 if column not in self._columns(table):
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            self._normalise_suppressions()
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _normalise_suppressions(self) -> None:
+        """Key the suppressions of an older ledger as the audience is keyed now, once.
+
+        Older versions stored an address as typed (` Spaced@Example.org `, a domain in unicode) while
+        the audience was normalised, so such a reader was mailed although suppressed.
+        """
+        done = self._db.execute("SELECT 1 FROM meta WHERE key = 'suppressions_normalised'").fetchone()
+        if done:
+            return
+        for key, email in list(self._db.execute("SELECT email_key, email FROM suppressions")):
+            try:
+                address = check_address(str(email))
+            except ValueError:
+                address = str(email).strip()
+            if address.lower() == key:
+                continue
+            self._db.execute(
+                "INSERT OR IGNORE INTO suppressions (email_key, email, reason, added_at) "
+                "SELECT ?, ?, reason, added_at FROM suppressions WHERE email_key = ?",
+                (address.lower(), address, key),
+            )
+            self._db.execute("DELETE FROM suppressions WHERE email_key = ?", (key,))
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('suppressions_normalised', '1')")
 
     def _columns(self, table: str) -> set[str]:
         return {str(row[1]) for row in self._db.execute(f"PRAGMA table_info({table})")}

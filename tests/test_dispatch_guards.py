@@ -169,6 +169,24 @@ def test_catch_up_of_a_file_that_is_not_an_issue_file_exits_2_sending_nothing(cl
     assert cli.server.recorder.connections == 0
 
 
+def test_catch_up_of_a_draft_or_a_future_issue_says_why_nothing_is_sent(cli: Cli) -> None:
+    emails = audience(2)
+    audience_csv(cli.folder / "issues" / "leden.csv", emails)
+    copy_sample(cli.folder, "2026-01", status="draft", send_at=SEND_AT, audience="leden.csv")
+    copy_sample(cli.folder, "2026-02", status="ready", send_at="2020-02-20T09:00", audience="leden.csv")
+    result = cli.dispatch(
+        "2020-01-28T09:00", "--catch-up", "issues/2026-01.yaml", "--catch-up", "issues/2026-02.yaml"
+    )
+    assert result.returncode == 1, output(result)
+    draft, future = logged(result, "catch-up")
+    assert draft.endswith(
+        "--catch-up issues/2026-01.yaml: not sent, it is a draft: set `status: ready` to send it"
+    )
+    assert "--catch-up issues/2026-02.yaml: not sent, its send_at (2020-02-20" in future
+    assert "has not come yet" in future
+    assert cli.server.recorder.connections == 0
+
+
 def test_another_organisations_issue_under_a_slug_the_ledger_holds_is_refused_and_the_rest_goes(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -402,3 +402,25 @@ def test_another_issue_under_a_slug_is_told_apart_by_its_file_and_subject(
         "different issue: rename the file, e.g. 2026-01-b.yaml, to send it. If it is the same issue moved "
         "and retitled, put back the subject it was sent with"
     )
+
+
+def test_suppressions_an_older_version_stored_as_typed_are_keyed_as_the_audience_is(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    write_old_ledger(path, ISSUE, "Januari", {"p1@example.org": "sent"})
+    with sqlite3.connect(path) as raw:
+        raw.executemany(
+            "INSERT INTO suppressions (email_key, email, reason, added_at) VALUES (?, ?, 'by hand', ?)",
+            [
+                (" spaced@example.org ", " Spaced@Example.org ", T0.isoformat()),
+                ("lezer@bücher.example", "lezer@bücher.example", T0.isoformat()),
+                ("plain@example.org", "plain@example.org", T0.isoformat()),
+            ],
+        )
+    ledger = Ledger(path)
+    try:
+        for address in ("spaced@example.org", "Spaced@example.org", "lezer@xn--bcher-kva.example"):
+            assert ledger.is_suppressed(address), address
+        assert ledger.is_suppressed("plain@example.org")
+        assert len(ledger.suppressions()) == 3
+    finally:
+        ledger.close()
