@@ -76,6 +76,43 @@ def start(
     )
 
 
+def read(log: IO[str]) -> str:
+    """Everything written to `log` so far (a file a started command writes its output to)."""
+    log.seek(0)
+    return log.read()
+
+
+def wait(proc: subprocess.Popen[str], timeout: float = 60) -> int:
+    """The exit code of `proc`; killed and an error if it has not ended after `timeout` (a hang)."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
+
+
+def logged(result: subprocess.CompletedProcess[str], event: str) -> list[str]:
+    """The lines of a dispatch log for `event` (a line is `<time> <event> <issue> …`)."""
+    return [line for line in result.stdout.splitlines() if line.split(" ")[1:2] == [event]]
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """The rows of a printed table by their first cell (continuation lines of wrapped cells left out)."""
+    found: dict[str, list[str]] = {}
+    for line in text.replace("┃", "│").splitlines():
+        if "│" not in line:
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[0]:
+            found[cells[0]] = cells
+    return found
+
+
 @dataclass
 class Cli:
     """`newsletter` in the scratch project `folder`, with settings pointing at `server`."""

@@ -14,6 +14,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -158,3 +159,10 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[IO[str]]:
+    """A file for the output of a command started in the background (`Cli.start(..., output=log)`)."""
+    with (tmp_path / "run.log").open("w+", encoding="utf-8") as f:
+        yield f

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from command import Cli
+from command import Cli, logged, output, table_rows
 from conftest import audience_csv, edit, ledger_rows
 from issue_files import copy_sample
 
@@ -307,15 +307,6 @@ def cli(project_dir: Path, smtp_server: SMTPServer) -> Cli:
     return Cli(project_dir, smtp_server, SECRET)
 
 
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout + result.stderr
-
-
-def logged(result: subprocess.CompletedProcess[str], event: str) -> list[str]:
-    """The lines of the dispatch log for `event` (a line is `<time> <event> <issue> …`)."""
-    return [line for line in result.stdout.splitlines() if line.split(" ")[1:2] == [event]]
-
-
 def test_command_says_nothing_is_due_before_send_at_then_sends_everyone_once(cli: Cli) -> None:
     emails = audience(4)
     write_audience(cli.folder, emails)
@@ -577,18 +568,6 @@ def test_json_prints_one_json_object_per_line_with_an_event(cli: Cli) -> None:
         "pending": 0,
         "stopped": None,
     }
-
-
-def table_rows(text: str) -> dict[str, list[str]]:
-    """The rows of a printed table by their first cell (continuation lines of wrapped cells left out)."""
-    found: dict[str, list[str]] = {}
-    for line in text.replace("┃", "│").splitlines():
-        if "│" not in line:
-            continue
-        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
-        if cells[0]:
-            found[cells[0]] = cells
-    return found
 
 
 def test_status_lists_draft_scheduled_sending_and_sent_issues(cli: Cli) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from command import Cli, run
+from command import Cli, logged, output, run, table_rows
 from conftest import SUBJECT, audience_csv, copy_project, edit
 from issue_files import copy_sample
 
@@ -67,25 +67,6 @@ def ready_issue(folder: Path, emails: list[str], slug: str = "2026-01", send_at:
 @pytest.fixture
 def cli(project_dir: Path, smtp_server: SMTPServer) -> Cli:
     return Cli(project_dir, smtp_server, SECRET)
-
-
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout + result.stderr
-
-
-def logged(result: subprocess.CompletedProcess[str], event: str) -> list[str]:
-    """The lines of the dispatch log for `event` (a line is `<time> <event> <issue> …`)."""
-    return [line for line in result.stdout.splitlines() if line.split(" ")[1:2] == [event]]
-
-
-def table_rows(text: str) -> dict[str, list[str]]:
-    """The rows of a printed table by their first cell (continuation lines of wrapped cells left out)."""
-    found: dict[str, list[str]] = {}
-    for line in text.replace("┃", "│").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
-        if "│" in line and cells[0]:
-            found[cells[0]] = cells
-    return found
 
 
 # -- an old issue and the window ----------------------------------------------------------------------

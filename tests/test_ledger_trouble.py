@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import pytest
-from command import Cli, run
+from command import Cli, read, run, wait
 from conftest import SUBJECT, audience_csv, copy_project, edit
 from old_ledger import write_old_ledger
 
@@ -41,26 +41,6 @@ def audience(n: int) -> list[str]:
 @pytest.fixture
 def cli(project_dir: Path, smtp_server: SMTPServer) -> Cli:
     return Cli(project_dir, smtp_server, SECRET)
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[IO[str]]:
-    with (tmp_path / "run.log").open("w+", encoding="utf-8") as f:
-        yield f
-
-
-def read(log: IO[str]) -> str:
-    log.seek(0)
-    return log.read()
-
-
-def wait(proc: subprocess.Popen[str], timeout: float = 60) -> int:
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
 
 
 def send(cli: Cli, *extra: str, **settings: str) -> subprocess.CompletedProcess[str]:

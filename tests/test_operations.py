@@ -11,16 +11,15 @@ import datetime as dt
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import pytest
-from command import Cli
+from command import Cli, read, wait
 from conftest import ROOT, SAMPLE, audience_csv, people
 from issue_files import copy_sample
 
@@ -50,26 +49,6 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[IO[str]]:
-    with (tmp_path / "run.log").open("w+", encoding="utf-8") as f:
-        yield f
-
-
-def _read(log: IO[str]) -> str:
-    log.seek(0)
-    return log.read()
-
-
-def _wait(proc: subprocess.Popen[str], timeout: float = 60) -> int:
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
@@ -200,10 +179,10 @@ def test_a_signal_stops_the_run_cleanly_and_a_rerun_sends_only_the_rest(
 
     recorder.on_arrival = signal_at_50
     try:
-        code = _wait(proc)
+        code = wait(proc)
     finally:
         proc.__exit__(None, None, None)
-    said = _read(log)
+    said = read(log)
     assert code == 1, said
     assert "Traceback" not in said
     assert "stopping after the message each connection is on" in said
@@ -239,13 +218,13 @@ def test_a_second_ctrl_c_ends_at_once_and_only_the_messages_in_flight_are_resent
         # Both connections wait for the server's reply to the message they handed over.
         _wait_for(lambda: len(recorder.arrivals) >= 21, "both connections to hand over a message")
         os.kill(proc.pid, signal.SIGINT)
-        _wait_for(lambda: "press Ctrl-C again" in _read(log), "the first Ctrl-C to be acknowledged")
+        _wait_for(lambda: "press Ctrl-C again" in read(log), "the first Ctrl-C to be acknowledged")
         os.kill(proc.pid, signal.SIGINT)
-        code = _wait(proc, timeout=10)
+        code = wait(proc, timeout=10)
     finally:
         recorder.release()
         proc.__exit__(None, None, None)
-    said = _read(log)
+    said = read(log)
     assert code == 128 + signal.SIGINT, said
     assert "Traceback" not in said
     assert "closed database" not in said

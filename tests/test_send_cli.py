@@ -10,12 +10,12 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import pytest
-from command import Cli
+from command import Cli, read, wait
 from conftest import SUBJECT
 
 from newsletter import message
@@ -274,26 +274,6 @@ def test_subject_with_a_newline_is_refused_by_validate_and_send(cli: Cli) -> Non
     assert cli.server.recorder.connections == 0
 
 
-def _wait(proc: subprocess.Popen[str], timeout: float = 30) -> int:
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[IO[str]]:
-    with (tmp_path / "send.log").open("w+", encoding="utf-8") as f:
-        yield f
-
-
-def _read(log: IO[str]) -> str:
-    log.seek(0)
-    return log.read()
-
-
 def test_rerun_after_kill_sends_only_the_rest(cli: Cli, log: IO[str]) -> None:
     emails = _audience(200)
     cli.recipients(emails)
@@ -309,7 +289,7 @@ def test_rerun_after_kill_sends_only_the_rest(cli: Cli, log: IO[str]) -> None:
     recorder.on_arrival = kill_at_30
     recorder.drop_after_data(nth=30, keep=True)
     try:
-        assert _wait(proc) == -signal.SIGKILL, _read(log)
+        assert wait(proc) == -signal.SIGKILL, read(log)
     finally:
         proc.__exit__(None, None, None)
     in_doubt = recorder.arrivals[29].rcpts[0]
@@ -351,9 +331,9 @@ def test_two_sends_of_the_same_issue_at_once_one_refuses_and_everyone_gets_it_on
                 assert time.monotonic() < deadline, "neither send gave up"
                 time.sleep(0.02)
             loser, winner = (a, b) if a.returncode is not None else (b, a)
-            loser_log = _read(log_a if loser is a else log_b)
+            loser_log = read(log_a if loser is a else log_b)
             recorder.release()
-            assert _wait(winner) == 0, _read(log_a if winner is a else log_b)
+            assert wait(winner) == 0, read(log_a if winner is a else log_b)
         assert loser.returncode == 2, loser_log
         assert "being sent by another process right now; nothing was sent" in loser_log
     assert recorder.copies() == Counter(emails)
