@@ -32,11 +32,13 @@ def _refuse_controls(name: str, value: str) -> None:
         )
 
 
-def address_setting(name: str, value: str, *, display_name: bool = True) -> str:
+def address_setting(name: str, value: str, *, display_name: bool = True, example: str | None = None) -> str:
     """One address, e.g. `POM Limburg <nieuwsbrief@example.org>` (or only the address, without
     `display_name`), as it goes into the headers: the domain normalised, the name quoted as needed."""
     _refuse_controls(name, value)
-    example = "POM Limburg <nieuwsbrief@example.org>" if display_name else "uitschrijven@example.org"
+    example = example or (
+        "POM Limburg <nieuwsbrief@example.org>" if display_name else "uitschrijven@example.org"
+    )
     addresses = _parse_addresses(value)
     if addresses is not None and len(addresses) > 1:
         raise ConfigError(f"{name}={value!r}: one address only, e.g. {example}")

@@ -165,10 +165,20 @@ class Settings(BaseSettings):
         return parse_duration(self.lock_stale_after, "NEWSLETTER_LOCK_STALE_AFTER")
 
     def report_addresses(self) -> list[str]:
-        return [a.strip() for a in (self.report_to or "").split(",") if a.strip()]
+        """NEWSLETTER_REPORT_TO's addresses, each checked: they go into the report's To header."""
+        return _address_list("NEWSLETTER_REPORT_TO", self.report_to)
 
     def test_addresses(self) -> list[str]:
-        return [a.strip() for a in (self.test_recipients or "").split(",") if a.strip()]
+        return _address_list("NEWSLETTER_TEST_RECIPIENTS", self.test_recipients)
+
+
+def _address_list(name: str, value: str | None) -> list[str]:
+    example = "redactie@example.org,collega@example.org (commas between addresses)"
+    return [
+        address_setting(name, a.strip(), display_name=False, example=example)
+        for a in (value or "").split(",")
+        if a.strip()
+    ]
 
 
 # How to write a setting that pydantic refused, added to its complaint.

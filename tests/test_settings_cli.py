@@ -236,3 +236,30 @@ def test_a_login_without_tls_is_refused_outright_when_the_server_offers_starttls
     assert "set NEWSLETTER_SMTP_SECURITY=starttls" in _one_line(stderr)
     assert server.recorder.logins == []
     assert server.recorder.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "value"),
+    [
+        (
+            ("dispatch", "--now", "2026-01-20T09:00"),
+            "NEWSLETTER_REPORT_TO",
+            "staf@example.org\r\nBcc: x@example.net",
+        ),
+        (("dispatch", "--now", "2026-01-20T09:00"), "NEWSLETTER_REPORT_TO", "staf@example.org, geen-adres"),
+        (
+            ("send", ISSUE, "--recipients", "leden.csv", "--test-team"),
+            "NEWSLETTER_TEST_RECIPIENTS",
+            "a@example.org;b@example.org",
+        ),
+    ],
+)
+def test_a_bad_address_list_setting_exits_2_naming_it_before_anything_is_sent(
+    cli: Cli, args: tuple[str, ...], setting: str, value: str
+) -> None:
+    result = cli.run(*args, **{setting: value})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = _one_line(result.stderr)
+    assert setting in line
+    assert "commas between addresses" in line or "line break" in line
+    assert cli.server.recorder.connections == 0
