@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter import message
+from newsletter import approval, message
 from newsletter.archive import build as build_archive
 from newsletter.campaign import Campaign, audience_path, prepare, send_test
 from newsletter.campaign import dry_run as dry_run_send
@@ -349,17 +349,25 @@ def send(
                 report = send_test(campaign, sender, test_addresses, settings.options(), interrupt=interrupt)
             _summary(report, f"test send of {campaign.slug} to {', '.join(test_addresses)}")
             raise typer.Exit(report.exit_code)
+        approved = approval.gate(
+            settings.db, campaign, timezone(settings.timezone), settings.require_approval
+        )
         subject = campaign.loaded.issue.subject
         typer.echo(f"issue:      {campaign.slug} ({file})")
         typer.echo(f"subject:    {subject}")
         typer.echo(f"from:       {envelope.sender}")
         typer.echo(f"recipients: {people} from {campaign.audience.source}")
         typer.echo(f"server:     {sender.description}")
+        if approved:
+            typer.echo(f"approval:   {approved}")
         if not yes:
             if not sys.stdin.isatty():
                 _err("a real send asks for confirmation; pass --yes to send without asking (cron)")
                 raise typer.Exit(EXIT_BAD_INPUT)
-            typer.confirm(f"Send {campaign.slug} to {people} people?", abort=True)
+            typer.confirm(approval.confirmation(campaign, people), abort=True)
+        elif warning := approval.draft_warning(campaign, people):
+            # On stdout with the summary it follows: stderr stays one line per error.
+            typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
         ledger = Ledger(settings.db)
     try:
         report = _send_live(campaign, sender, ledger, settings, limit, people)
@@ -483,6 +491,9 @@ def _overview(settings: Settings) -> None:
         ledger = Ledger.for_reading(settings.db) if settings.db.exists() else None
         try:
             states = overview(_project(settings), ledger, tz, dt.datetime.now(tz), window)
+            approvals = approval.status_lines(
+                _project(settings), ledger, tz, required=settings.require_approval
+            )
         finally:
             if ledger:
                 ledger.close()
@@ -506,6 +517,32 @@ def _overview(settings: Settings) -> None:
             s.note or s.subject,
         )
     _console().print(table)
+    for line in approvals:
+        typer.echo(line)
+
+
+@app.command(rich_help_panel="Send")
+def approve(
+    file: File,
+    by: Annotated[
+        str, typer.Option("--by", help='Who approves it, e.g. --by "Anna Peeters"; recorded as typed.')
+    ],
+) -> None:
+    """Record that you checked an issue and approve it for sending, exactly as it renders now.
+
+    With NEWSLETTER_REQUIRE_APPROVAL=true, a real send and dispatch deliver only an approved issue;
+    changing a word or an image after this needs a new approval, reformatting the file does not.
+    """
+    settings = _settings()
+    with _user_errors():
+        tz = timezone(settings.timezone)
+        approved = approval.approval_of(
+            _project(settings), file, by, settings.recipients, dt.datetime.now(tz)
+        )
+    with _ledger(settings) as ledger:
+        approval.record(ledger, approved)
+    for line in approval.summary(approved, file, tz):
+        typer.echo(line)
 
 
 suppress_app = typer.Typer(
@@ -740,6 +777,7 @@ def dispatch(
             window=settings.window(),
             catch_up=_catch_up(_project(settings), catch_up or []),
             stale_after=settings.stale_after(),
+            require_approval=settings.require_approval,
         )
         ledger = Ledger(settings.db)
         try:

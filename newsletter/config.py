@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     report_to: str | None = None
     dispatch_window: str = "7d"
     lock_stale_after: str = "12h"
+    # The four-eyes gate: a live send and dispatch deliver only an issue approved as it renders now.
+    require_approval: bool = False
 
     def envelope(self, *, for_real: bool) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send.
@@ -187,6 +189,7 @@ FIXES = {
     "NEWSLETTER_SMTP_TIMEOUT": "a number of seconds above 0, e.g. 30",
     "NEWSLETTER_SMTP_SECURITY": "starttls, ssl or none",
     "NEWSLETTER_SMTP_PLAINTEXT_AUTH": "refuse or allow",
+    "NEWSLETTER_REQUIRE_APPROVAL": "true or false",
 }
 SECRETS = ("NEWSLETTER_SECRET", "NEWSLETTER_SMTP_PASSWORD")
 

@@ -24,9 +24,9 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
-from newsletter import campaign, issues
+from newsletter import approval, campaign, issues
 from newsletter.delivery import Event, Limiter, Options
-from newsletter.errors import BusyError, LedgerError, NewsletterError, SlugClashError
+from newsletter.errors import ApprovalError, BusyError, LedgerError, NewsletterError, SlugClashError
 from newsletter.ledger import Counts, Ledger
 from newsletter.lock import Holder, lock_path
 from newsletter.message import Envelope
@@ -55,6 +55,7 @@ class DispatchConfig:
     window: dt.timedelta = DEFAULT_WINDOW
     catch_up: frozenset[Path] = frozenset()  # issue files (resolved) to send however old they are
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER
+    require_approval: bool = False  # NEWSLETTER_REQUIRE_APPROVAL: only an issue approved as it is now
     # Set by a signal (systemctl stop, Ctrl-C): the issue being sent stops cleanly, no other starts.
     interrupt: threading.Event = field(default_factory=threading.Event)
 
@@ -168,6 +169,12 @@ def _dispatch_one(
         )
     except NewsletterError as e:
         log("invalid", {"issue": slug, "message": "; ".join(e.lines())})
+        return 2, 0
+    try:
+        if config.require_approval:
+            approval.require(ledger, prepared, config.timezone)
+    except ApprovalError as e:
+        log("error", {"issue": slug, "message": str(e)})
         return 2, 0
     for skipped in prepared.audience.skipped if delivery is None else []:
         log(

@@ -8,6 +8,7 @@
     ├── ConfigError            a NEWSLETTER_… setting is missing or wrong
     ├── AudienceError          the recipients file cannot be read
     ├── SendError              the mail server refused us as a whole (connect, TLS, login)
+    ├── ApprovalError          approval is required and the issue lacks it, or changed after it
     └── LedgerError            the delivery ledger cannot be used (damaged, read-only, full disk, gone)
         ├── BusyError          another process is delivering this issue right now
         └── SlugClashError     the ledger holds a delivery of another issue under the same slug
@@ -75,6 +76,11 @@ class AudienceError(NewsletterError):
 
 class SendError(NewsletterError):
     """The mail server cannot be used at all (connection, TLS, login)."""
+
+
+class ApprovalError(NewsletterError):
+    """NEWSLETTER_REQUIRE_APPROVAL is on and the issue is not approved as it renders now; or an
+    approver's name is unusable."""
 
 
 class LedgerError(NewsletterError):

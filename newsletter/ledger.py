@@ -124,6 +124,11 @@ class Ledger:
     def readonly(self) -> bool:
         return self._file.readonly
 
+    @property
+    def file(self) -> LedgerFile:
+        """The SQLite file, for a module that keeps a table of its own in it (`approval`)."""
+        return self._file
+
     def close(self) -> None:
         self._file.close()
 

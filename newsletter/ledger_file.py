@@ -65,6 +65,19 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Who approved which version of an issue (`newsletter approve`), one row per approval; the last one
+-- counts. The fingerprint is of what readers get (`approval.fingerprint`), not of the file's text.
+-- An older ledger gets the table when it is next opened for writing, as this script runs then.
+CREATE TABLE IF NOT EXISTS approvals (
+    issue TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    audience_source TEXT NOT NULL DEFAULT '',
+    source_path TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS approvals_by_issue ON approvals (issue);
 """
 
 # Columns added since the first ledgers were written: (table, column, type). An older file gets them
