@@ -80,13 +80,22 @@ class Approval:
         return f"approved by {self.by}, {self.when(tz)}"
 
 
+# Bidirectional embeddings, overrides and isolates: they could make "approved by" show another
+# name than the one stored. The marks (U+200E, U+200F) that right-to-left names may need stay.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_control(c: str) -> bool:
+    return unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS
+
+
 def approver(name: str) -> str:
     """The approver's name as typed, trimmed; a name that is empty or holds a control character
-    (it would end up in the terminal and the ledger) is refused."""
+    (it is printed on terminals and in logs, and kept in the ledger) is refused."""
     trimmed = name.strip()
     if not trimmed:
         raise ApprovalError('--by: give the name of who approves the issue, e.g. --by "Anna Peeters"')
-    bad = next((c for c in trimmed if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    bad = next((c for c in trimmed if _is_control(c)), None)
     if bad is not None:
         raise ApprovalError(f"--by: the name holds a control character (U+{ord(bad):04X}); type it plainly")
     if len(trimmed) > MAX_NAME:

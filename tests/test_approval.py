@@ -280,6 +280,7 @@ def test_a_resumed_delivery_goes_on_while_approved_and_is_refused_after_an_edit(
         ("   ", "--by: give the name of who approves the issue"),
         ("An\x1bna", "--by: the name holds a control character (U+001B)"),
         ("Anna\u2028Peeters", "--by: the name holds a control character (U+2028)"),
+        ("\u202eAnna", "--by: the name holds a control character (U+202E)"),
     ],
 )
 def test_approve_refuses_an_empty_name_or_one_with_control_characters(
