@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -26,7 +25,7 @@ from urllib.parse import quote
 
 from newsletter import headers
 from newsletter.errors import MergeError
-from newsletter.merge import BadLink, Plan, escape_html, keep, resolve
+from newsletter.merge import BadLink, Plan, html_values, resolve
 from newsletter.model import Recipient, Rendered
 
 CRLF = b"\r\n"
@@ -96,9 +95,10 @@ def _address_lines(name: str, value: str) -> bytes:
 
 
 def _wire_address(email: str) -> bool:
-    """Whether `email` can stand in a header as it is: printable ASCII without spaces (what
-    recipients.check_address gives; anything else was not checked)."""
-    return email.isascii() and email.isprintable() and " " not in email
+    """Whether `email` can stand in a header as it is: printable, without spaces (what
+    recipients.check_address gives; anything else was not checked). It may be international
+    (`zoë@example.org`): such a message goes out only over SMTPUTF8, with the address in UTF-8."""
+    return email.isprintable() and " " not in email and "<" not in email and ">" not in email
 
 
 def _qp(text: str) -> bytes:
@@ -117,17 +117,17 @@ class _EncodedPlan:
     removes: the decoded text is exactly the filled plan, at a fraction of encoding it whole.
     """
 
-    def __init__(self, plan: Plan, escape: Callable[[str], str]) -> None:
+    def __init__(self, plan: Plan) -> None:
         self.literals = [_qp(literal) for literal in plan.literals]
         self.slots = plan.slots
-        self.escape = escape
 
     def fill(self, values: tuple[str, ...]) -> bytes:
+        """The plan with slot i replaced by `values[slots[i]]`, escaped for its place already."""
         if not self.slots:
             return self.literals[0]
         out = [self.literals[0]]
         for slot, literal in zip(self.slots, self.literals[1:], strict=True):
-            out += (SOFT_BREAK, _qp(self.escape(values[slot])), SOFT_BREAK, literal)
+            out += (SOFT_BREAK, _qp(values[slot]), SOFT_BREAK, literal)
         return b"".join(out)
 
 
@@ -157,8 +157,8 @@ class Composer:
             # The same for everyone: folded and encoded once.
             self._subject = self._subject_line(())
         self._images = self._prepare_images()
-        self._html = _EncodedPlan(rendered.html, escape_html)
-        self._text = _EncodedPlan(rendered.text, keep)
+        self._html = _EncodedPlan(rendered.html)
+        self._text = _EncodedPlan(rendered.text)
 
     def _prepare_fixed_head(self, date: dt.datetime) -> bytes:
         env = self.envelope
@@ -226,18 +226,23 @@ class Composer:
         try:
             values = resolve(rendered.fields, data)
         except KeyError as e:
+            # Caught for the audience file before a send (campaign.check_audience); here only when
+            # the delivery's recorded audience lacks the column, e.g. one added after it started.
             raise MergeError(
-                f"{email}: the issue uses {{{{ {e.args[0]} }}}} without a default, and this "
-                f"recipient has no {e.args[0]!r}; add the column or write "
-                f"{{{{ {e.args[0]} | default('…') }}}}"
+                f"{email}: the issue uses {{{{ {e.args[0]} }}}} without a default, and this recipient "
+                f"has no {e.args[0]!r} (a delivery keeps the columns its audience had when it "
+                f"started); write {{{{ {e.args[0]} | default('…') }}}} in the issue"
             ) from None
         except BadLink as e:
-            raise MergeError(f"{email}: {e}") from None
+            raise MergeError(
+                f"{email}: {e}; change the issue, or leave this address out with `newsletter suppress add`"
+            ) from None
         mid = message_id(rendered.slug, self.list_id, email, self.domain)
         head = b"".join(
             (
                 self._fixed_head,
-                headers.address("To", recipient.name or recipient.first_name, email).encode("ascii"),
+                # UTF-8 only for an international address (RFC 6532), which goes out over SMTPUTF8.
+                headers.address("To", recipient.name or recipient.first_name, email).encode(),
                 f"Message-ID: {mid}\r\n".encode("ascii"),
                 self._subject or self._subject_line(values),
                 f"List-Unsubscribe: <{unsubscribe}>".encode("ascii"),
@@ -246,7 +251,7 @@ class Composer:
             )
         )
         text = self._text.fill(values)
-        html = self._html.fill(values)
+        html = self._html.fill(html_values(rendered.fields, values))
         alt = self.alt_boundary
         body = [
             head,
