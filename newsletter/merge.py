@@ -150,10 +150,15 @@ def escape_html_text(value: str) -> str:
     return escaped.replace("\n", "<br>\n") if "\n" in escaped else escaped
 
 
+def html_escape(f: Field) -> Callable[[str], str]:
+    """How a value of `f` is escaped in the HTML: as element text (line breaks as `<br>`), or, in a
+    tag or the head, as it is with only the markup characters escaped."""
+    return escape_html_text if f.where == "text" else escape_html
+
+
 def html_values(fields: tuple[Field, ...], values: tuple[str, ...]) -> tuple[str, ...]:
     """Each value escaped for where its field stands in the HTML: fill the HTML plan with these."""
-    pairs = zip(fields, values, strict=True)
-    return tuple(escape_html_text(v) if f.where == "text" else escape_html(v) for f, v in pairs)
+    return tuple(html_escape(f)(v) for f, v in zip(fields, values, strict=True))
 
 
 def keep(value: str) -> str:

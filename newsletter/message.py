@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -25,7 +26,7 @@ from urllib.parse import quote
 
 from newsletter import headers
 from newsletter.errors import MergeError
-from newsletter.merge import BadLink, Plan, html_values, resolve
+from newsletter.merge import BadLink, Plan, html_escape, keep, resolve
 from newsletter.model import Recipient, Rendered
 
 CRLF = b"\r\n"
@@ -114,20 +115,22 @@ class _EncodedPlan:
     """A plan whose literals are quoted-printable already; only the values are encoded per recipient.
 
     Each piece is encoded on its own and joined with soft line breaks ("=" CRLF), which a decoder
-    removes: the decoded text is exactly the filled plan, at a fraction of encoding it whole.
+    removes: the decoded text is exactly the filled plan, at a fraction of encoding it whole. Each
+    slot's value is escaped as its field's place needs (`escapes`, one per field; none: as it is).
     """
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, escapes: tuple[Callable[[str], str], ...] | None = None) -> None:
         self.literals = [_qp(literal) for literal in plan.literals]
         self.slots = plan.slots
+        self.escapes = tuple(escapes[slot] if escapes else keep for slot in plan.slots)
 
     def fill(self, values: tuple[str, ...]) -> bytes:
-        """The plan with slot i replaced by `values[slots[i]]`, escaped for its place already."""
         if not self.slots:
             return self.literals[0]
         out = [self.literals[0]]
-        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
-            out += (SOFT_BREAK, _qp(values[slot]), SOFT_BREAK, literal)
+        pieces = zip(self.slots, self.escapes, self.literals[1:], strict=True)
+        for slot, escape, literal in pieces:
+            out += (SOFT_BREAK, _qp(escape(values[slot])), SOFT_BREAK, literal)
         return b"".join(out)
 
 
@@ -157,7 +160,7 @@ class Composer:
             # The same for everyone: folded and encoded once.
             self._subject = self._subject_line(())
         self._images = self._prepare_images()
-        self._html = _EncodedPlan(rendered.html)
+        self._html = _EncodedPlan(rendered.html, tuple(html_escape(f) for f in rendered.fields))
         self._text = _EncodedPlan(rendered.text)
 
     def _prepare_fixed_head(self, date: dt.datetime) -> bytes:
@@ -251,7 +254,7 @@ class Composer:
             )
         )
         text = self._text.fill(values)
-        html = self._html.fill(html_values(rendered.fields, values))
+        html = self._html.fill(values)
         alt = self.alt_boundary
         body = [
             head,
