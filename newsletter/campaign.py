@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from newsletter import recipients
+from newsletter import audience_fields, recipients
 from newsletter.delivery import Clock, Event, Limiter, Options, RunReport, Sleep, deliver
 from newsletter.errors import AudienceError, BusyError, SlugClashError
 from newsletter.issues import LoadedIssue
 from newsletter.ledger import Delivery, Ledger
 from newsletter.lock import Holder
-from newsletter.merge import BUILTIN_FIELDS, TRUSTED_FIELDS, link_problem
+from newsletter.merge import TRUSTED_FIELDS, link_problem
 from newsletter.message import Composer, Envelope
 from newsletter.model import Recipient, Rendered
 from newsletter.project import Project
@@ -101,24 +101,26 @@ def prepare(
     """Load, render and check an issue and its audience; nothing is sent."""
     loaded, rendered = project.render(path)
     source = audience_path(loaded, recipients_file, default_recipients)
+    audience = check_audience(loaded, rendered, source)
+    return Campaign(loaded, rendered, audience, envelope, now)
+
+
+def check_audience(loaded: LoadedIssue, rendered: Rendered, source: Path) -> Audience:
+    """The audience in `source`, checked against the rendered issue as a send checks it: someone to
+    send to, every merge field without a fallback provided by a column (else IssueError naming the
+    line), and the rows skipped whose value would make a bad link."""
     audience = recipients.load(source)
     if not audience.count:
         raise AudienceError(f"{source}: no usable recipients ({len(audience.skipped)} rows skipped)")
-    needed = [f.name for f in rendered.fields if f.default is None and f.name not in BUILTIN_FIELDS]
-    missing = [name for name in needed if name not in audience.columns]
-    if missing:
-        raise AudienceError(
-            f"{source}: the issue uses {', '.join('{{ ' + m + ' }}' for m in missing)} without a default, "
-            "but the file has no such column; add it, or give the field a default in the issue"
-        )
+    audience_fields.check(loaded, rendered, audience)
     _skip_bad_links(audience, rendered)
-    return Campaign(loaded, rendered, audience, envelope, now)
+    return audience
 
 
 def _skip_bad_links(audience: Audience, rendered: Rendered) -> None:
     """Skip, before anything is sent, the rows whose value would make a bad link where a field is
     the address of one (`[site]({{ website }})` with website javascript:…), as invalid addresses are."""
-    fields = tuple(f for f in rendered.link_fields if f.name not in TRUSTED_FIELDS)
+    fields = tuple(f for f in rendered.link_fields if f.key not in TRUSTED_FIELDS)
     if not fields:
         return
     audience.refuse(lambda r: link_problem(fields, r.merge_data()))

@@ -48,7 +48,8 @@ def address_setting(name: str, value: str, *, display_name: bool = True, example
     if found.display_name and not display_name:
         raise ConfigError(f"{name}={value!r}: only the address, without a name, e.g. {example}")
     try:
-        checked = check_address(found.addr_spec)
+        # Our own addresses stay ASCII before the @: in From every message would need SMTPUTF8.
+        checked = check_address(found.addr_spec, international=False)
     except ValueError as e:
         raise ConfigError(f"{name}={value!r} is not a valid address ({e}); write e.g. {example}") from None
     if not found.display_name:

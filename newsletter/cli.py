@@ -22,7 +22,7 @@ from rich.table import Table
 
 from newsletter import approval, message
 from newsletter.archive import build as build_archive
-from newsletter.campaign import Campaign, audience_path, prepare, send_test
+from newsletter.campaign import Campaign, audience_path, check_audience, prepare, send_test
 from newsletter.campaign import dry_run as dry_run_send
 from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
@@ -95,23 +95,39 @@ File = Annotated[Path, typer.Argument(help="An issue file, e.g. issues/2026-01.y
 
 
 @app.command(rich_help_panel="Write")
-def validate(files: Files) -> None:
+def validate(
+    files: Files,
+    recipients: Annotated[
+        Path | None,
+        typer.Option(
+            "--recipients", "-r", help="Also check the issues' merge fields against this audience CSV."
+        ),
+    ] = None,
+) -> None:
     """Check issue files: every mistake with its file, line and field. Exit 2 if any."""
     project = _project(_settings())
     failed = False
     for path in files:
         try:
             loaded, rendered = project.render(path)
+            audience = check_audience(loaded, rendered, recipients) if recipients else None
         except NewsletterError as e:
             failed = True
             for line in e.lines():
                 _err(line)
             continue
+        if audience is not None:
+            _print_skipped(audience)
         size = len(rendered.html.fill(tuple("" for _ in rendered.fields)).encode())
         typer.echo(
             f"ok: {path}: {len(loaded.issue.sections)} sections, HTML {size / 1024:.0f} KB, "
             f"status {loaded.issue.status}"
         )
+        if audience is not None:
+            typer.echo(
+                f"ok: {path} fits {audience.source}: {audience.count} recipients, "
+                f"{len(audience.skipped)} rows skipped"
+            )
         if size > GMAIL_CLIP_BYTES:
             typer.secho(
                 f"warning: {path}: the HTML is over Gmail's {GMAIL_CLIP_BYTES // 1024} KB; Gmail will "

@@ -313,12 +313,13 @@ class _Run:
                 finally:
                     self.limiter.release()
             except MergeError as e:
-                self._record_sent(held)
-                held = None
-                self.ledger.mark(self.issue, email, "failed", str(e), self.clock())
-                self._count("failed", (email, str(e)))
-                self._event("failed", email, str(e))
-                return connection, used, None
+                # A mistake in the issue, the layout or the settings, not this person's: nobody is
+                # marked failed for it (failed is final). The run stops as for a server that refuses
+                # us, before this message went out, and the row stays due for the run after the fix.
+                status = "unknown" if row.status == "unknown" else "pending"
+                self.ledger.mark(self.issue, email, status, str(e), self.clock(), ambiguous=False)
+                _close_quietly(connection)
+                raise
             except Permanent as e:
                 self.ledger.mark(self.issue, email, "failed", str(e.reply), self.clock())
                 self._count("failed", (email, str(e.reply)))

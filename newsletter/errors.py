@@ -1,10 +1,12 @@
 """Every error the product raises on purpose.
 
     NewsletterError            anything the user can fix; the CLI prints it as one line and exits 2
-    ├── IssueError             an issue file is unreadable or invalid (carries one Problem per mistake)
+    ├── IssueError             an issue file is unreadable or invalid, or uses a field its audience
+    │                          lacks (carries one Problem per mistake)
     ├── LayoutError            a layout folder is missing, invalid or its templates fail
     ├── RenderError            MJML or the inliner refused the rendered document
-    ├── MergeError             a recipient lacks a merge field that the issue uses without a default
+    ├── MergeError             a message cannot be merged (a field without a default and no value, a
+    │                          value that is no link); stops a send, nobody is marked failed for it
     ├── ConfigError            a NEWSLETTER_… setting is missing or wrong
     ├── AudienceError          the recipients file cannot be read
     ├── SendError              the mail server refused us as a whole (connect, TLS, login)
@@ -63,7 +65,9 @@ class RenderError(NewsletterError):
 
 
 class MergeError(NewsletterError):
-    """A recipient lacks a merge field that the issue uses without a default."""
+    """A message cannot be merged: a field without a default that the recipient has no value for, or
+    a value that is no link where a link's address starts. A mistake in the issue, not the person's:
+    a send stops on it and leaves the row due."""
 
 
 class ConfigError(NewsletterError):

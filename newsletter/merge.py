@@ -13,12 +13,23 @@ start of the address (`[site]({{ website }})`) its value must itself be a link, 
 refuses it. Further in (`https://example.org/?id={{ id }}`) the value is percent-encoded, so that a
 space, `&`, `#` or `:` in it cannot change where the link goes. `mark_links` tells the two apart in
 the finished HTML and text, giving each such use a field of its own (`Field.where`).
+
+A field matches an audience column as a person means it: `field_key` is the one normalisation of
+both names (case, accents and punctuation do not count, and the usual names of the address, first
+name and name columns in our users' languages are one field), so `{{ voornaam }}` and
+`{{ first_name }}` both fill from a `Voornaam` column.
+
+A value with a line break (Excel's Alt+Enter in an address cell) keeps it: in the HTML text as
+`<br>`, in the plain text as a line break. Inside a tag or the document's head (an `alt`, the
+`<title>`), where `<br>` would show as written, the break stays whitespace (`mark_markup`); in a header
+it becomes a space (`headers.clean`).
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -39,19 +50,55 @@ BUILTIN_FIELDS = ("email", "first_name", "name", "unsubscribe_url", "view_url")
 # Fields the Composer fills from the settings, never from the audience file.
 TRUSTED_FIELDS = ("unsubscribe_url", "view_url")
 
-# Where a field stands: in text, at the start of a link's address, or further in the address.
-Where = Literal["text", "link", "url"]
+# The names people give the columns every recipient has, as Excel or a CRM exports them: each list is
+# one field. Written as people write them; `field_key` compares them as it compares every name.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "email": ("email", "e-mail", "e-mailadres", "emailadres", "email address", "mail", "courriel"),
+    "first_name": ("first_name", "firstname", "first name", "voornaam", "prénom", "vorname"),
+    "name": ("name", "naam", "full_name", "full name", "nom", "volledige naam"),
+}
+_NOT_WORD = re.compile(r"[^0-9a-z_]+")
+
+
+def field_spelling(name: str) -> str:
+    """`name` as a merge field can be written: lower case, accents dropped ("Prénom" → "prenom"),
+    each run of other characters one "_" ("Lid sinds" → "lid_sinds")."""
+    plain = unicodedata.normalize("NFKD", name.strip().casefold())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return _NOT_WORD.sub("_", plain).strip("_")
+
+
+_ALIAS = {field_spelling(alias): key for key, aliases in ALIASES.items() for alias in aliases}
+
+
+def field_key(name: str) -> str:
+    """The one normalisation of a column header and of a merge field's name: two names are the same
+    field when their keys are equal ("Voornaam", "VOORNAAM", "first_name" and "Prénom" are all
+    "first_name"; "E-mail" is "email"; "Gemeente" is "gemeente")."""
+    spelled = field_spelling(name)
+    return _ALIAS.get(spelled, spelled)
+
+
+# Where a field stands: in text, at the start of a link's address, further in the address, or inside
+# a tag or the head of the HTML (where markup such as <br> would show as written).
+Where = Literal["text", "link", "url", "markup"]
 # Left as they are inside an address: "@" keeps an email address readable and means nothing there.
 URL_SAFE = "@"
 
 
 @dataclass(frozen=True)
 class Field:
-    """One merge expression: the field's name and the fallback for an empty or missing value."""
+    """One merge expression: the field's name as written, the fallback for an empty or missing value,
+    and `key`, the name the audience's values are found by (`field_key`)."""
 
     name: str
     default: str | None = None
     where: Where = "text"
+    key: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Once per expression at render time: the per-recipient merge only looks the key up.
+        object.__setattr__(self, "key", field_key(self.name))
 
 
 class BadLink(ValueError):
@@ -97,6 +144,23 @@ def escape_html(value: str) -> str:
     return html.escape(value, quote=True)
 
 
+def escape_html_text(value: str) -> str:
+    """`value` escaped for the text of an HTML element, a line break in it kept as `<br>`."""
+    escaped = html.escape(value, quote=True)
+    return escaped.replace("\n", "<br>\n") if "\n" in escaped else escaped
+
+
+def html_escape(f: Field) -> Callable[[str], str]:
+    """How a value of `f` is escaped in the HTML: as element text (line breaks as `<br>`), or, in a
+    tag or the head, as it is with only the markup characters escaped."""
+    return escape_html_text if f.where == "text" else escape_html
+
+
+def html_values(fields: tuple[Field, ...], values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each value escaped for where its field stands in the HTML: fill the HTML plan with these."""
+    return tuple(html_escape(f)(v) for f, v in zip(fields, values, strict=True))
+
+
 def keep(value: str) -> str:
     return value
 
@@ -134,9 +198,9 @@ def resolve(fields: tuple[Field, ...], data: Mapping[str, str]) -> tuple[str, ..
     """
     values = []
     for f in fields:
-        value = data.get(f.name) or ""
+        value = data.get(f.key) or ""
         if not value.strip():
-            if f.default is None and f.name not in data and f.name not in BUILTIN_FIELDS:
+            if f.default is None and f.key not in data and f.key not in BUILTIN_FIELDS:
                 raise KeyError(f.name)
             value = f.default or ""
         if f.where != "text":
@@ -152,7 +216,7 @@ def place(f: Field, value: str, *, strict: bool = True) -> str:
     """
     if f.where == "url":
         return quote(value, safe=URL_SAFE)
-    if f.where == "link" and f.name not in TRUSTED_FIELDS:
+    if f.where == "link" and f.key not in TRUSTED_FIELDS:
         problem = merged_link_problem(value)
         if problem is not None:
             if strict:
@@ -167,9 +231,9 @@ def link_problem(fields: tuple[Field, ...], data: Mapping[str, str]) -> str | No
     For the audience check before a send: the row is skipped with this reason.
     """
     for f in fields:
-        if f.where != "link" or f.name in TRUSTED_FIELDS:
+        if f.where != "link" or f.key in TRUSTED_FIELDS:
             continue
-        value = data.get(f.name) or ""
+        value = data.get(f.key) or ""
         if not value.strip():
             value = f.default or ""
         try:
@@ -209,6 +273,28 @@ def mark_text_links(text: str, tokens: Tokens) -> str:
         return TOKEN.sub(lambda t: _retoken(tokens, int(t[1]), "url"), m[0])
 
     return _TEXT_ADDRESS.sub(address, text)
+
+
+# A tag with its attributes (a quoted value may hold ">"), and where the document's body starts.
+_TAG = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
+_BODY = re.compile(r"(?i)<body\b")
+
+
+def mark_markup(html_text: str, tokens: Tokens) -> str:
+    """The finished HTML with the text tokens inside a tag or the head replaced by "markup" fields.
+
+    Run after `mark_links`. A "text" field then stands only in the text of an element, where a line
+    break in its value may become `<br>`; in an attribute or the `<title>` it would show as written.
+    """
+
+    def retoken(t: re.Match[str]) -> str:
+        index = int(t[1])
+        return _retoken(tokens, index, "markup") if tokens.fields[index].where == "text" else t[0]
+
+    body = _BODY.search(html_text)
+    start = body.start() if body else 0
+    head = TOKEN.sub(retoken, html_text[:start])
+    return head + _TAG.sub(lambda m: TOKEN.sub(retoken, m[0]), html_text[start:])
 
 
 def _retoken(tokens: Tokens, index: int, where: Where) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from newsletter import headers
 from newsletter.errors import MergeError
-from newsletter.merge import BadLink, Plan, escape_html, keep, resolve
+from newsletter.merge import BadLink, Plan, html_escape, keep, resolve
 from newsletter.model import Recipient, Rendered
 
 CRLF = b"\r\n"
@@ -96,9 +96,10 @@ def _address_lines(name: str, value: str) -> bytes:
 
 
 def _wire_address(email: str) -> bool:
-    """Whether `email` can stand in a header as it is: printable ASCII without spaces (what
-    recipients.check_address gives; anything else was not checked)."""
-    return email.isascii() and email.isprintable() and " " not in email
+    """Whether `email` can stand in a header as it is: printable, without spaces (what
+    recipients.check_address gives; anything else was not checked). It may be international
+    (`zoë@example.org`): such a message goes out only over SMTPUTF8, with the address in UTF-8."""
+    return email.isprintable() and " " not in email and "<" not in email and ">" not in email
 
 
 def _qp(text: str) -> bytes:
@@ -114,20 +115,22 @@ class _EncodedPlan:
     """A plan whose literals are quoted-printable already; only the values are encoded per recipient.
 
     Each piece is encoded on its own and joined with soft line breaks ("=" CRLF), which a decoder
-    removes: the decoded text is exactly the filled plan, at a fraction of encoding it whole.
+    removes: the decoded text is exactly the filled plan, at a fraction of encoding it whole. Each
+    slot's value is escaped as its field's place needs (`escapes`, one per field; none: as it is).
     """
 
-    def __init__(self, plan: Plan, escape: Callable[[str], str]) -> None:
+    def __init__(self, plan: Plan, escapes: tuple[Callable[[str], str], ...] | None = None) -> None:
         self.literals = [_qp(literal) for literal in plan.literals]
         self.slots = plan.slots
-        self.escape = escape
+        self.escapes = tuple(escapes[slot] if escapes else keep for slot in plan.slots)
 
     def fill(self, values: tuple[str, ...]) -> bytes:
         if not self.slots:
             return self.literals[0]
         out = [self.literals[0]]
-        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
-            out += (SOFT_BREAK, _qp(self.escape(values[slot])), SOFT_BREAK, literal)
+        pieces = zip(self.slots, self.escapes, self.literals[1:], strict=True)
+        for slot, escape, literal in pieces:
+            out += (SOFT_BREAK, _qp(escape(values[slot])), SOFT_BREAK, literal)
         return b"".join(out)
 
 
@@ -157,8 +160,8 @@ class Composer:
             # The same for everyone: folded and encoded once.
             self._subject = self._subject_line(())
         self._images = self._prepare_images()
-        self._html = _EncodedPlan(rendered.html, escape_html)
-        self._text = _EncodedPlan(rendered.text, keep)
+        self._html = _EncodedPlan(rendered.html, tuple(html_escape(f) for f in rendered.fields))
+        self._text = _EncodedPlan(rendered.text)
 
     def _prepare_fixed_head(self, date: dt.datetime) -> bytes:
         env = self.envelope
@@ -226,18 +229,23 @@ class Composer:
         try:
             values = resolve(rendered.fields, data)
         except KeyError as e:
+            # Caught for the audience file before a send (campaign.check_audience); here only when
+            # the delivery's recorded audience lacks the column, e.g. one added after it started.
             raise MergeError(
-                f"{email}: the issue uses {{{{ {e.args[0]} }}}} without a default, and this "
-                f"recipient has no {e.args[0]!r}; add the column or write "
-                f"{{{{ {e.args[0]} | default('…') }}}}"
+                f"{email}: the issue uses {{{{ {e.args[0]} }}}} without a default, and this recipient "
+                f"has no {e.args[0]!r} (a delivery keeps the columns its audience had when it "
+                f"started); write {{{{ {e.args[0]} | default('…') }}}} in the issue"
             ) from None
         except BadLink as e:
-            raise MergeError(f"{email}: {e}") from None
+            raise MergeError(
+                f"{email}: {e}; change the issue, or leave this address out with `newsletter suppress add`"
+            ) from None
         mid = message_id(rendered.slug, self.list_id, email, self.domain)
         head = b"".join(
             (
                 self._fixed_head,
-                headers.address("To", recipient.name or recipient.first_name, email).encode("ascii"),
+                # UTF-8 only for an international address (RFC 6532), which goes out over SMTPUTF8.
+                headers.address("To", recipient.name or recipient.first_name, email).encode(),
                 f"Message-ID: {mid}\r\n".encode("ascii"),
                 self._subject or self._subject_line(values),
                 f"List-Unsubscribe: <{unsubscribe}>".encode("ascii"),

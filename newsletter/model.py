@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from newsletter.links import is_issue_link
 from newsletter.merge import Field as MergeField
-from newsletter.merge import Plan, check_expressions, escape_html, place
+from newsletter.merge import Plan, check_expressions, html_values, place
 
 Language = Literal["nl", "en", "fr", "de"]
 LANGUAGES: tuple[Language, ...] = ("nl", "en", "fr", "de")
@@ -286,8 +286,8 @@ class Rendered:
     def values_for(self, data: Mapping[str, str]) -> tuple[str, ...]:
         """Each merge field's value from `data`, else its default, else empty (previews, the web);
         a value that is no link where a link's address starts becomes "#"."""
-        return tuple(place(f, data.get(f.name) or f.default or "", strict=False) for f in self.fields)
+        return tuple(place(f, data.get(f.key) or f.default or "", strict=False) for f in self.fields)
 
     def sample_html(self, data: Mapping[str, str]) -> str:
         """The HTML with every merge field filled from `data` or its default."""
-        return self.html.fill(self.values_for(data), escape_html)
+        return self.html.fill(html_values(self.fields, self.values_for(data)))

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.errors import NewsletterError
 from newsletter.issues import LoadedIssue
-from newsletter.merge import escape_html
+from newsletter.merge import html_values
 from newsletter.model import SAMPLE_RECIPIENT, Recipient, Rendered
 from newsletter.project import Project
 from newsletter.render import GMAIL_CLIP_BYTES
@@ -162,7 +162,7 @@ class Preview:
         rendered = self.snapshot.rendered
         if rendered is None:
             return None
-        return rendered.html.fill(self.values(rendered, self.recipient(index)), escape_html)
+        return rendered.html.fill(html_values(rendered.fields, self.values(rendered, self.recipient(index))))
 
     def email_text(self, index: int) -> str | None:
         rendered = self.snapshot.rendered

@@ -2,15 +2,20 @@
 
 Accepted: UTF-8 with or without BOM, or Windows-1252; `;` or `,` between fields; an email column named
 email, e-mail, e-mailadres (any case); optional first_name / name columns; every other column becomes a
-merge field. A row that cannot be used is reported with its line number and skipped, never dropped
-silently.
+merge field. Column names are read as merge field names are (`merge.field_key`, with its table of
+aliases), so a column matches the field a person means by it. A row that cannot be used is reported
+with its line number and skipped, never dropped silently.
+
+Addresses may be international (`zoë@example.org`, `jan@bücher.example`): the domain is kept in its
+`xn--` form, the part before the @ as written (such a message needs a server with SMTPUTF8). A cell
+may hold a line break (Excel's Alt+Enter): it is kept, as "\n", but in the address cell, where it is
+refused: an address is one line.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +23,8 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import AudienceError
+from newsletter.merge import ALIASES, field_key
 from newsletter.model import Recipient
-
-EMAIL_COLUMNS = {"email", "e-mail", "e-mailadres", "emailadres", "email address", "mail", "courriel"}
-FIRST_NAME_COLUMNS = {"first_name", "firstname", "first name", "voornaam", "prénom", "prenom", "vorname"}
-NAME_COLUMNS = {"name", "naam", "full_name", "full name", "nom", "volledige naam"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Audience:
     """
 
     source: str
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # the header as the file writes it, for messages; `field_key` to match
     count: int
     skipped: list[Skipped]
     first: Recipient | None
@@ -91,18 +93,21 @@ def _decode(raw: bytes, source: str) -> str:
         raise AudienceError(f"{source}: neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8") from None
 
 
-def _field_name(header: str) -> str:
-    return re.sub(r"[^0-9a-z_]+", "_", header.strip().lower()).strip("_")
-
-
-def check_address(address: str) -> str:
+def check_address(address: str, *, international: bool = True) -> str:
     """The normalised address (trimmed, domain lower-cased, IDN in punycode), or ValueError with the
-    reason. The one normalisation of addresses: the audience, the suppression list and --test."""
+    reason. The one normalisation of addresses: the audience, the suppression list and --test.
+
+    An international local part (`zoë@…`) is kept in Unicode (NFC), unless `international` is False:
+    for the sender's own addresses, which every message would then need SMTPUTF8 for.
+    """
     try:
-        result = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
+        result = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=international)
     except EmailNotValidError as e:
         raise ValueError(str(e)) from None
-    return str(result.ascii_email or result.normalized)
+    if result.ascii_email:
+        return str(result.ascii_email)
+    # The domain as the suppression list and the ledger key it, whichever form was typed.
+    return f"{result.local_part}@{result.ascii_domain}"
 
 
 @dataclass(frozen=True)
@@ -121,15 +126,21 @@ def _columns(text: str, source: str) -> _Layout:
         raise AudienceError(f"{source}: empty; the first line names the columns, e.g. email;first_name")
     delimiter = ";" if first.count(";") > first.count(",") else ","
     header = next(csv.reader(io.StringIO(first, newline=""), delimiter=delimiter))
-    names = [h.strip().lower() for h in header]
-    email_at = next((i for i, h in enumerate(names) if h in EMAIL_COLUMNS), None)
+    keys = [field_key(h) for h in header]
+    email_at = next((i for i, k in enumerate(keys) if k == "email"), None)
     if email_at is None:
         raise AudienceError(
             f"{source}:1: no email column; name one of the columns 'email' (found: {', '.join(header)})"
         )
-    first_at = next((i for i, h in enumerate(names) if h in FIRST_NAME_COLUMNS), None)
-    name_at = next((i for i, h in enumerate(names) if h in NAME_COLUMNS), None)
-    extra = [(i, _field_name(h)) for i, h in enumerate(header) if i not in (email_at, first_at, name_at)]
+    first_at = next((i for i, k in enumerate(keys) if k == "first_name"), None)
+    name_at = next((i for i, k in enumerate(keys) if k == "name"), None)
+    # One column per field: of two that mean the same ("Gemeente" and "gemeente"), the first counts.
+    taken = set(ALIASES)
+    extra = []
+    for i, key in enumerate(keys):
+        if key and key not in taken:
+            taken.add(key)
+            extra.append((i, key))
     return _Layout(delimiter, header, email_at, first_at, name_at, extra)
 
 
@@ -168,8 +179,9 @@ def _rows(text: str, source: str, *, fast: bool) -> Iterator[tuple[int, Recipien
             continue
         cells = [*row, *([""] * (width - len(row)))]
         raw_email = cells[layout.email_at].strip()
-        if any("\r" in c or "\n" in c for c in cells):
-            yield line, Skipped(line, raw_email, "a field holds a line break")
+        if "\n" in raw_email or "\r" in raw_email:
+            shown = " ".join(raw_email.split())
+            yield line, Skipped(line, shown, "the address holds a line break; an address is one line")
             continue
         try:
             address = _fast_address(raw_email) if fast else check_address(raw_email)
@@ -180,11 +192,21 @@ def _rows(text: str, source: str, *, fast: bool) -> Iterator[tuple[int, Recipien
             line,
             Recipient(
                 email=address,
-                first_name=cells[layout.first_at].strip() if layout.first_at is not None else "",
-                name=cells[layout.name_at].strip() if layout.name_at is not None else "",
-                fields=tuple((name, cells[i].strip()) for i, name in layout.extra if name),
+                first_name=_cell(cells, layout.first_at),
+                name=_cell(cells, layout.name_at),
+                fields=tuple((name, _cell(cells, i)) for i, name in layout.extra),
             ),
         )
+
+
+def _cell(cells: list[str], at: int | None) -> str:
+    """A cell's value, trimmed; a line break in it (Excel writes LF, others CRLF) as "\n"."""
+    if at is None:
+        return ""
+    value = cells[at].strip()
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
 
 
 def parse(text: str, source: str = "<recipients>") -> Audience:
@@ -207,7 +229,7 @@ def parse(text: str, source: str = "<recipients>") -> Audience:
         seen[key] = line
         count += 1
         first = first or item
-    columns = tuple(_field_name(h) for h in layout.header)
+    columns = tuple(h.strip() for h in layout.header)
     return Audience(source=source, columns=columns, count=count, skipped=skipped, first=first, _text=text)
 
 

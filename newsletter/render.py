@@ -25,7 +25,7 @@ from newsletter import markdown
 from newsletter.errors import RenderError
 from newsletter.layouts import Layout
 from newsletter.links import merged_link_problem
-from newsletter.merge import TRUSTED_FIELDS, Field, Plan, Tokens, mark_links, mark_text_links
+from newsletter.merge import TRUSTED_FIELDS, Field, Plan, Tokens, mark_links, mark_markup, mark_text_links
 from newsletter.model import (
     Article,
     ButtonBlock,
@@ -215,7 +215,7 @@ def render(
         html = mjml.mjml2html(source, fonts={})
     except ValueError as e:
         raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
-    html = mark_links(_inline_css(html), tokens)
+    html = mark_markup(mark_links(_inline_css(html), tokens), tokens)
     text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
     _check_link_defaults(tokens)
     return Rendered(
@@ -235,7 +235,7 @@ def render(
 def _check_link_defaults(tokens: Tokens) -> None:
     """A default that stands as a link's address must be a link itself: refused before any send."""
     for f in tokens.fields:
-        if f.where != "link" or f.default is None or f.name in TRUSTED_FIELDS:
+        if f.where != "link" or f.default is None or f.key in TRUSTED_FIELDS:
             continue
         problem = merged_link_problem(f.default)
         if problem is not None:

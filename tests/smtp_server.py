@@ -13,6 +13,7 @@
     def test_more(start_server):                # any number, of any kind: "plain", "starttls", "ssl",
                                                 # "plain-auth"
         server = start_server("starttls", mechanisms=("LOGIN",))
+        server = start_server("plain", smtputf8=True)   # offers SMTPUTF8 (international addresses)
 
 Test modules name the plugin and import its names for type checking only (importing the module
 itself would keep pytest from rewriting its asserts):
@@ -79,6 +80,7 @@ class Arrival:
     delivered: bool  # whether the server keeps the message
     tls: bool  # whether it came over an encrypted connection
     data: bytes = field(repr=False)
+    smtputf8: bool = False  # whether MAIL FROM asked for SMTPUTF8
 
 
 @dataclass
@@ -273,6 +275,7 @@ class Recorder:
             delivered=delivered,
             tls=server.transport is not None and server.transport.get_extra_info("sslcontext") is not None,
             data=data,
+            smtputf8=bool(envelope.smtp_utf8),
         )
         with self._lock:
             self.arrivals.append(arrival)
@@ -457,12 +460,14 @@ def start_server(tls_ca: trustme.CA, ca_file: Path) -> Iterator[Callable[..., SM
     start_server("starttls", mechanisms=("LOGIN",))  STARTTLS + AUTH with the given mechanisms
     start_server("ssl")                              implicit TLS
     start_server("plain-auth")                       no TLS, AUTH offered in the clear
+    start_server("plain", smtputf8=True)             plain, offering SMTPUTF8 (aiosmtpd does not
+                                                     by default)
     """
     started: list[SMTPServer] = []
 
     def start(kind: str = "plain", **options: Any) -> SMTPServer:
         if kind == "plain":
-            server = SMTPServer(Recorder())
+            server = SMTPServer(Recorder(), enable_SMTPUTF8=options.get("smtputf8", False))
         elif kind == "starttls":
             server = tls_server_for(tls_ca, ca_file, **options)
         elif kind == "ssl":

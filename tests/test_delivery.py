@@ -18,7 +18,7 @@ from conftest import ENVELOPE, ROOT, SAMPLE, T0, people
 
 from newsletter import campaign
 from newsletter.delivery import Backoff, Event, Limiter, Options, Rate, RunReport, deliver
-from newsletter.errors import ConfigError, LedgerError, SendError
+from newsletter.errors import ConfigError, LedgerError, MergeError, SendError
 from newsletter.ledger import Counts, Ledger
 from newsletter.message import Composer, parse
 from newsletter.model import Recipient, Rendered
@@ -325,31 +325,42 @@ def test_suppressed_address_is_never_sent(rendered: Rendered, ledger: Ledger) ->
     assert _row(ledger, rendered.slug, "p4@example.org")[:2] == ("skipped", "suppressed")
 
 
-def test_recipient_missing_a_merge_field_fails_alone(tmp_path: Path, ledger: Ledger) -> None:
+def test_a_merge_field_missing_mid_send_stops_the_run_and_marks_nobody_failed(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    # The audience check before a send refuses such an issue; a delivery that resumes with a column
+    # its recorded audience lacks still meets it here.
     issue = tmp_path / "issues" / "2026-02.yaml"
     issue.parent.mkdir()
-    issue.write_text(
-        SAMPLE.read_text(encoding="utf-8").replace(
-            "Beste {{ first_name | default('lezer') }},", "Beste inwoner van {{ gemeente }},"
-        ),
-        encoding="utf-8",
-    )
+    sample = SAMPLE.read_text(encoding="utf-8")
+    greeting = "Beste {{ first_name | default('lezer') }},"
+    issue.write_text(sample.replace(greeting, "Beste inwoner van {{ gemeente }},"), encoding="utf-8")
     _, rendered = Project(tmp_path / "issues", ROOT / "layouts").render(issue)
     people = [
         Recipient("an@example.org", fields=(("gemeente", "Hasselt"),)),
         Recipient("bert@example.org"),
+        Recipient("carla@example.org", fields=(("gemeente", "Genk"),)),
     ]
     sender = MemorySender()
-    report = _run(rendered, ledger, sender, people)
+    with pytest.raises(MergeError, match=r"bert@example\.org: the issue uses \{\{ gemeente \}\}"):
+        _run(rendered, ledger, sender, people)
     assert [s.recipient for s in sender.outbox] == ["an@example.org"]
-    text = parse(sender.outbox[0].data).get_body(("plain",))
-    assert text is not None
-    assert "Beste inwoner van Hasselt," in text.get_content()
     status, reply, _, _ = _row(ledger, rendered.slug, "bert@example.org")
-    assert status == "failed"
+    assert status == "pending"
     assert reply is not None
-    assert "gemeente" in reply
-    assert report.exit_code == 1
+    assert "default(" in reply
+    assert ledger.counts(rendered.slug) == Counts(audience=3, sent=1, pending=2)
+
+    # The issue fixed, the same delivery goes on with those still due.
+    fixed = "Beste inwoner van {{ gemeente | default('Limburg') }},"
+    issue.write_text(sample.replace(greeting, fixed), encoding="utf-8")
+    _, rendered = Project(tmp_path / "issues", ROOT / "layouts").render(issue)
+    report = _run(rendered, ledger, sender, people)
+    assert report.exit_code == 0
+    assert _copies(sender) == Counter(p.email for p in people)
+    text = parse(sender.outbox[1].data).get_body(("plain",))
+    assert text is not None
+    assert "Beste inwoner van Limburg," in text.get_content()
 
 
 def _campaign(project_dir: Path, rows: str) -> campaign.Campaign:

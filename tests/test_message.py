@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email.header
+import email.parser
+import email.policy
 import shutil
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
@@ -134,6 +136,57 @@ def test_merge_field_in_a_link_is_filled_per_recipient_percent_encoded(with_imag
         soup = BeautifulSoup(html_part(build(with_image, recipient)), "lxml")
         assert soup.find("a", href=f"https://example.org/p?e={shown}") is not None
         assert f"Lees het artikel: https://example.org/p?e={shown}" in text_part(build(with_image, recipient))
+
+
+def test_a_field_fills_from_its_column_whatever_case_or_alias_it_is_written_in(tmp_path: Path) -> None:
+    text = (
+        "subject: Hallo {{ VOORNAAM }}\npreheader: P\nlanguage: nl\nlayout: default\nsections:\n"
+        "  - type: intro\n    body: Dag {{ voornaam }} / {{ First_Name }} / {{ naam }} uit {{ Gemeente }}\n"
+    )
+    _, rendered = render(write_issue(tmp_path, text=text))
+    an = Recipient("an@example.org", "An", "An Peeters", (("gemeente", "Genk"),))
+    msg = build(rendered, an)
+    assert "Dag An / An / An Peeters uit Genk" in text_part(msg)
+    assert msg["Subject"] == "Hallo An"
+
+
+MULTILINE = """\
+subject: "Post voor {{ adres | default('u') }}"
+preheader: P
+language: nl
+layout: default
+sections:
+  - type: intro
+    body: "Uw adres: {{ adres | default('onbekend') }}"
+  - type: image
+    image: {src: images/dot.png, alt: "Kaart van {{ adres | default('Limburg') }}"}
+"""
+
+
+def test_a_line_break_in_a_value_is_a_br_in_html_text_and_a_line_break_in_plain_text(tmp_path: Path) -> None:
+    _, rendered = render(write_issue(tmp_path, text=MULTILINE))
+    jo = Recipient("jo@example.org", fields=(("adres", "Kerkstraat 2\n3500 <Hasselt>"),))
+    msg = build(rendered, jo)
+    html = unix(html_part(msg))
+    assert "Uw adres: Kerkstraat 2<br>\n3500 &lt;Hasselt&gt;" in html
+    assert "Uw adres: Kerkstraat 2\n3500 <Hasselt>" in unix(text_part(msg))
+    # In an attribute or the head, <br> would show as written: there the break stays whitespace.
+    soup = BeautifulSoup(html, "lxml")
+    (image,) = soup.find_all("img")
+    assert image["alt"] == "Kaart van Kerkstraat 2\n3500 <Hasselt>"
+    assert "<br>" not in str(soup.title)
+    assert msg["Subject"] == "Post voor Kerkstraat 2 3500 <Hasselt>"
+
+
+def test_an_international_address_stands_in_to_in_utf8(sample: Rendered) -> None:
+    data = message.Composer(sample, ENVELOPE, date=DATE).compose(Recipient("zoë@example.org", "Zoë")).data
+    head = data.split(b"\r\n\r\n", 1)[0]
+    (line,) = [line for line in head.split(b"\r\n") if line.startswith(b"To: ")]
+    assert line.endswith(" <zoë@example.org>".encode())  # raw UTF-8 (RFC 6532); the name encoded
+    # As a mail program that speaks SMTPUTF8 reads it.
+    parsed = email.parser.Parser(policy=email.policy.SMTPUTF8).parsestr(data.decode("utf-8"))
+    (to,) = parsed["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Zoë", "zoë@example.org")
 
 
 # -- MIME structure and headers ------------------------------------------------------------------

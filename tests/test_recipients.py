@@ -8,6 +8,7 @@ import pytest
 
 from newsletter import recipients
 from newsletter.errors import AudienceError
+from newsletter.merge import field_key
 from newsletter.model import Recipient
 
 
@@ -119,18 +120,49 @@ def test_domain_is_normalised_but_the_local_part_kept() -> None:
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
-def test_line_break_inside_a_quoted_field_is_refused_with_the_line_it_starts_on(newline: str) -> None:
+def test_a_line_break_inside_a_quoted_cell_keeps_the_row_and_becomes_one_newline(newline: str) -> None:
     text = (
-        "email;first_name\r\n"
+        "email;first_name;adres\r\n"
+        "an@example.org;An;Markt 1\r\n"
+        f'bert@example.org;"Bert{newline}Bcc: everyone@example.net";"Kerkstraat 2{newline}3500 Hasselt"\r\n'
+        "carla@example.org;Carla;Dorp 3\r\n"
+    )
+    audience = recipients.parse(text)
+    assert audience.skipped == []
+    an, bert, carla = audience.recipients
+    assert bert.first_name == "Bert\nBcc: everyone@example.net"
+    assert bert.fields == (("adres", "Kerkstraat 2\n3500 Hasselt"),)
+    assert (an.email, carla.email) == ("an@example.org", "carla@example.org")
+
+
+def test_excel_alt_enter_in_a_notes_and_a_name_column_keeps_every_row(tmp_path: Path) -> None:
+    # What Excel writes for "CSV UTF-8": a BOM, CRLF between rows, LF (Alt+Enter) inside a cell.
+    data = (
+        "E-mail;Voornaam;Naam;Notities\r\n"
+        'an@example.org;An;"An\nPeeters";"Belt liever\nniet voor 10 uur"\r\n'
+        "bert@example.org;Bert;Bert Janssens;\r\n"
+    ).encode("utf-8-sig")
+    audience = recipients.load(_write(tmp_path, data))
+    an, bert = audience.recipients
+    assert (an.name, an.fields) == ("An\nPeeters", (("notities", "Belt liever\nniet voor 10 uur"),))
+    assert bert.fields == (("notities", ""),)
+    assert audience.skipped == []
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_a_line_break_inside_the_address_refuses_that_row_with_its_line(newline: str) -> None:
+    text = (
+        "email;voornaam\r\n"
         "an@example.org;An\r\n"
-        f'bert@example.org;"Bert{newline}Bcc: everyone@example.net"\r\n'
-        "carla@example.org;Carla\r\n"
+        f'"bert@example.org{newline}Bcc: everyone@example.net";Bert\r\n'
+        f'"  carla@example.org{newline}";Carla\r\n'
     )
     audience = recipients.parse(text)
     assert [r.email for r in audience.recipients] == ["an@example.org", "carla@example.org"]
-    assert [(s.line, s.email, s.reason) for s in audience.skipped] == [
-        (3, "bert@example.org", "a field holds a line break")
+    assert [(s.line, s.reason) for s in audience.skipped] == [
+        (3, "the address holds a line break; an address is one line")
     ]
+    assert audience.skipped[0].email == "bert@example.org Bcc: everyone@example.net"
 
 
 def test_extra_columns_become_merge_fields() -> None:
@@ -152,7 +184,37 @@ def test_extra_columns_become_merge_fields() -> None:
     }
     # A short row gets empty values, not an error.
     assert bert.fields == (("gemeente", ""), ("lid_sinds", ""), ("postcode", ""))
-    assert audience.columns == ("voornaam", "e_mail", "gemeente", "lid_sinds", "postcode")
+    assert audience.columns == ("Voornaam", "E-mail", "Gemeente", "Lid sinds", "Postcode")
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Voornaam", "first_name"),
+        ("VOORNAAM", "first_name"),
+        ("Prénom", "first_name"),
+        ("First name", "first_name"),
+        ("Naam", "name"),
+        ("Volledige naam", "name"),
+        ("Gemeente", "gemeente"),
+        ("Lid sinds", "lid_sinds"),
+        ("Région", "region"),
+    ],
+)
+def test_a_column_is_named_as_its_merge_field_is(header: str, field: str) -> None:
+    audience = recipients.parse(f"mail;{header}\nan@example.org;Waarde\n")
+    assert audience.recipients[0].merge_data()[field] == "Waarde"
+
+
+@pytest.mark.parametrize("name", ["email", "E-mail", "E-MAILADRES", "Email address", " e_mail "])
+def test_every_name_of_the_address_column_is_the_email_field(name: str) -> None:
+    assert field_key(name) == "email"
+
+
+def test_of_two_columns_that_mean_the_same_field_the_first_counts() -> None:
+    audience = recipients.parse("email;Voornaam;first_name;Gemeente;GEMEENTE\nan@example.org;An;X;Genk;Y\n")
+    (an,) = audience.recipients
+    assert an.merge_data() == {"first_name": "An", "gemeente": "Genk", "email": "an@example.org"}
 
 
 def test_check_address_gives_the_reason() -> None:
@@ -168,18 +230,16 @@ def test_reading_the_audience_again_gives_what_the_check_accepted() -> None:
         "an@bücher.example;An\n"
         "JAN@example.org;Dubbel\n"
         "kapot;X\n"
-        "zoë@example.org;Zoë\n"
+        "zoë@Bücher.example;Zoë\n"
         "eva@EXAMPLE.com;Eva\n"
     )
     audience = recipients.parse(text, "leden.csv")
-    checked = [
-        recipients.check_address(a) for a in ("Jan@Example.ORG", "an@bücher.example", "eva@EXAMPLE.com")
-    ]
-    assert [r.email for r in audience] == checked
-    assert audience.count == 3
+    typed = ("Jan@Example.ORG", "an@bücher.example", "zoë@Bücher.example", "eva@EXAMPLE.com")
+    assert [r.email for r in audience] == [recipients.check_address(a) for a in typed]
+    assert audience.count == 4
     assert audience.first is not None
     assert audience.first.email == "Jan@example.org"
-    assert [s.line for s in audience.skipped] == [4, 5, 6]
+    assert [s.line for s in audience.skipped] == [4, 5]
     # Iterating twice reads the same people: the send streams them, the summary counts them.
     assert list(audience) == audience.recipients
 
@@ -189,3 +249,23 @@ def test_check_address_trims_and_gives_international_domains_in_punycode() -> No
     punycode = "lezer@xn--bcher-kva.example"
     assert recipients.check_address("lezer@bücher.example") == punycode
     assert recipients.check_address("lezer@XN--BCHER-KVA.example") == punycode
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("zoë@example.org", "zoë@example.org"),
+        ("zoe\u0308@example.org", "zoë@example.org"),  # the same name typed with a combining accent
+        (" Zoë@Bücher.example ", "Zoë@xn--bcher-kva.example"),
+        ("jan@bücher.example", "jan@xn--bcher-kva.example"),
+    ],
+)
+def test_international_addresses_are_accepted_with_the_domain_in_punycode(typed: str, kept: str) -> None:
+    assert recipients.check_address(typed) == kept
+    audience = recipients.parse(f"email\n{typed}\n")
+    assert [r.email for r in audience] == [kept]
+
+
+def test_an_international_local_part_is_refused_where_asked_for_ascii() -> None:
+    with pytest.raises(ValueError, match="before the @-sign"):
+        recipients.check_address("zoë@example.org", international=False)

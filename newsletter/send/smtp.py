@@ -157,6 +157,9 @@ def _handshake_failed(where: str, port: int, error: ssl.SSLError) -> str:
     )
 
 
+NO_SMTPUTF8 = "the server does not accept international addresses (no SMTPUTF8)"
+
+
 def _bytes(message: bytes | str) -> bytes:
     return message if isinstance(message, bytes) else message.encode("utf-8", "replace")
 
@@ -279,8 +282,9 @@ class SMTPConnection:
 
     def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         smtp = self.smtp
+        options = self._options(sender, recipient)
         try:
-            code, message = smtp.mail(sender)
+            code, message = smtp.mail(sender, options)
             if code != 250:
                 self._reset()
                 if code >= 500:
@@ -316,6 +320,16 @@ class SMTPConnection:
         if code == 250:
             return Reply(code, _text(message))
         raise _failure(code, message)
+
+    def _options(self, sender: str, recipient: str) -> list[str]:
+        """MAIL FROM's parameters: SMTPUTF8 for an international address (RFC 6531), which then
+        also stands in the message's To in UTF-8; a server without it cannot take that one message."""
+        if sender.isascii() and recipient.isascii():
+            return []
+        if not self.smtp.has_extn("smtputf8"):
+            raise Permanent(Reply(0, NO_SMTPUTF8))
+        # smtplib then writes this connection's commands in UTF-8 (ASCII ones are unchanged).
+        return ["SMTPUTF8"]
 
     def close(self) -> None:
         _close(self.smtp)
