@@ -100,7 +100,7 @@ def validate(files: Files) -> None:
     failed = False
     for path in files:
         try:
-            loaded, rendered = project.render(path)
+            loaded, rendered = project.render(path, audience=True)
         except NewsletterError as e:
             failed = True
             for line in e.lines():

@@ -22,10 +22,21 @@ Language = Literal["nl", "en", "fr", "de"]
 LANGUAGES: tuple[Language, ...] = ("nl", "en", "fr", "de")
 
 
+# A Markdown link [label](http://…) or <http://…> in a text.
+_HTTP_IN_TEXT = re.compile(r"\]\(\s*<?(http://[^\s)>]+)|<(http://[^\s>]+)>", re.IGNORECASE)
+
+
 def _text(value: str) -> str:
     problem = check_expressions(value)
     if problem:
         raise ValueError(problem)
+    plain = _HTTP_IN_TEXT.search(value) if "ttp:" in value or "TTP:" in value else None
+    if plain:
+        link = plain.group(1) or plain.group(2)
+        raise ValueError(
+            f"the link {link} is a plain http:// link; write https://{link[7:]} "
+            "(mail clients warn about http links)"
+        )
     return value
 
 
@@ -50,6 +61,12 @@ def _url(value: str) -> str:
     if problem:
         raise ValueError(problem)
     bare = re.sub(r"\{\{.*?\}\}", "x", value)
+    if bare.lower().startswith("http://"):
+        # The README promises https: a plain http link makes mail clients and browsers warn the reader.
+        raise ValueError(
+            f"{value!r} is a plain http:// link; write https://{value[7:]} "
+            "(mail clients warn about http links)"
+        )
     if not _URL.fullmatch(bare) or (bare.lower().startswith("tel:") is False and " " in bare):
         raise ValueError(
             f"{value!r} is not a link; write a full address such as https://example.org/page "

@@ -57,15 +57,17 @@ class Project:
         root = self.layouts_for(loaded.path)
         name = loaded.issue.layout
         if name not in layouts.available(root):
-            known = ", ".join(layouts.available(root)) or f"none in {root}"
             raise IssueError(
-                [loaded.problem(("layout",), f"unknown layout {name!r}; choose one of: {known}")]
+                [loaded.problem(("layout",), issues.unknown_layout(name, layouts.available(root), root))]
             )
         return _cached_layout(root, name)
 
-    def render(self, path: Path) -> tuple[LoadedIssue, Rendered]:
-        """Load, validate and render an issue file; every kind of mistake raises a NewsletterError."""
-        loaded = issues.load(path)
+    def render(self, path: Path, *, audience: bool = False) -> tuple[LoadedIssue, Rendered]:
+        """Load, validate and render an issue file; every kind of mistake raises a NewsletterError.
+
+        With `audience`, the audience file the issue names must exist too (`validate` asks for it).
+        """
+        loaded = issues.load(path, layouts=layouts.available(self.layouts_for(path)), audience=audience)
         layout = self.layout(loaded)
         rendered = render(
             loaded.issue,
