@@ -128,6 +128,13 @@ def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc |
         return f"unknown section type {error['input'].get('type')!r}; use one of {kinds}", None
     if kind in ("too_short", "too_long") and loc[-1:] == ("columns",):
         return "a columns section has exactly two columns", None
+    if kind == "too_long" and loc[-1:] == ("sections",):
+        return (
+            f"an issue has at most {model.MAX_SECTIONS} sections; Gmail cuts off a long email anyway: "
+            "split it over two issues"
+        ), None
+    if kind == "too_long" and loc[-1:] == ("events",):
+        return f"an events section has at most {model.MAX_EVENTS} dates; split it in two", None
     if kind == "union_tag_not_found":
         return f"a section needs a type: one of {', '.join(SECTION_TYPES)}", None
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -197,9 +204,22 @@ def _read(text: str, file: str) -> _Read:
     return _Read(doc.data, doc, issue, problems)
 
 
+MAX_PROBLEMS = 100  # a file with more is better fixed from the top; the rest would scroll past unread
+
+
 def _raise_if(problems: list[Problem]) -> None:
-    if problems:
-        raise IssueError(sorted(problems, key=lambda p: p.line or 0))
+    if not problems:
+        return
+    problems = sorted(problems, key=lambda p: p.line or 0)
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS]
+        problems.append(
+            Problem(
+                problems[0].file, None, "", f"and {more} more mistakes; fix these first, then validate again"
+            )
+        )
+    raise IssueError(problems)
 
 
 def parse(text: str, file: str = "<issue>") -> Issue:

@@ -101,6 +101,12 @@ Url = Annotated[str, AfterValidator(_url)]
 ImageSrc = Annotated[str, AfterValidator(_image_src)]
 
 
+# Far beyond a real issue (five to fifteen sections, an agenda of a few dates; Gmail cuts off an email
+# after 102 KB anyway), and a bound on what one file can make us validate and render.
+MAX_SECTIONS = 100
+MAX_EVENTS = 100
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -203,7 +209,7 @@ class Events(Strict):
 
     type: Literal["events"]
     title: HeaderText | None = None
-    events: list[Event] = Field(min_length=1)
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
 Section = Annotated[
@@ -226,7 +232,7 @@ class Issue(Strict):
         default=None,
         description="When `newsletter dispatch` may send it, e.g. 2026-01-20T09:00 (NEWSLETTER_TIMEZONE).",
     )
-    sections: list[Section] = Field(min_length=1)
+    sections: list[Section] = Field(min_length=1, max_length=MAX_SECTIONS)
 
     @model_validator(mode="after")
     def _ready_needs_time(self) -> Issue:

@@ -67,7 +67,10 @@ class Project:
 
         With `audience`, the audience file the issue names must exist too (`validate` asks for it).
         """
-        loaded = issues.load(path, layouts=layouts.available(self.layouts_for(path)), audience=audience)
+        # The layout's name is checked with the issue's other mistakes; without any layout, the
+        # message after loading says where none were found.
+        known = layouts.available(self.layouts_for(path)) or None
+        loaded = issues.load(path, layouts=known, audience=audience)
         layout = self.layout(loaded)
         rendered = render(
             loaded.issue,

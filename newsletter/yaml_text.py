@@ -24,8 +24,10 @@ MAX_BYTES = 1_000_000
 # An issue goes six levels deep (sections[0].columns[1].image.src); the walk below and the constructor
 # recurse, and libyaml alone would allow a thousand levels.
 MAX_DEPTH = 24
-# Each certain fix lets the reading go on to the next mistake; a file with more is hopeless to list.
+# Each certain fix lets the reading go on to the next mistake, at the cost of reading the file again:
+# at most 30 fixes, and no more rereading than 3 MB of text (a megabyte file gets three, an issue 30).
 _MAX_FIXES = 30
+_REREAD_BUDGET = 3 * MAX_BYTES
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -265,7 +267,8 @@ def load(text: str, places: Places, what: str) -> Document:
         raise YamlTextError([_too_big(text[:MAX_BYTES].count("\n") + 1)])
     mistakes: list[Mistake] = []
     fixed: set[int] = set()
-    for _ in range(_MAX_FIXES):
+    fixes = max(1, min(_MAX_FIXES, _REREAD_BUDGET // max(len(text), 1)))
+    for _ in range(fixes):
         doc = Document(data=None)
         loader = Loader(text)
         try:

@@ -349,14 +349,14 @@ def _missing_colon(lines: list[str], i: int, places: Places) -> Explained:
 
 
 def _open_quote_above(lines: list[str], at: int, skipped: set[int]) -> Explained | None:
-    """A quote opened on a line up to `at` and left open over a line that looks like a key."""
-    for i in range(min(at, len(lines) - 1) + 1):
-        if i in skipped:
-            continue
-        if i == at or any(looks_like_key(lines[j]) for j in range(i + 1, at + 1)):
-            found = unclosed_quote(lines, i)
-            if found:
-                return found
+    """The first quote opened on a line up to `at` and left open over a line that looks like a key."""
+    at = min(at, len(lines) - 1)
+    key_below = [False] * (at + 1)  # a line after i, up to `at`, looks like a key
+    for i in range(at - 1, -1, -1):
+        key_below[i] = key_below[i + 1] or looks_like_key(lines[i + 1])
+    for i in range(at + 1):
+        if i not in skipped and (i == at or key_below[i]) and (found := unclosed_quote(lines, i)):
+            return found
     return None
 
 

@@ -131,3 +131,27 @@ def test_a_layout_over_one_megabyte_is_refused(project: Path) -> None:
     assert result.stderr.splitlines()[0].startswith(
         f"error: layouts/pom-limburg/layout.yaml:{line}: the file passes 1 MB here"
     )
+
+
+def test_an_issue_of_thousands_of_sections_is_refused_before_it_is_rendered(project: Path) -> None:
+    text = sample_text().split("sections:\n")[0] + "sections:\n" + "  - type: divider\n" * 5000
+    result = validate(project, write(project, "issues/lang.yaml", text))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: issues/lang.yaml:{text.splitlines().index('sections:') + 2}: sections: an issue has at "
+        "most 100 sections; Gmail cuts off a long email anyway: split it over two issues"
+    ]
+
+
+def test_thousands_of_mistakes_are_cut_off_after_the_first_hundred(project: Path) -> None:
+    text = sample_text() + "".join(f"onbekend{i}: x\n" for i in range(3000))
+    result = validate(project, write(project, "issues/fouten.yaml", text))
+    errors = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert len(errors) == 101
+    first = text.splitlines().index("onbekend0: x") + 1
+    assert errors[0].startswith(f"error: issues/fouten.yaml:{first}: onbekend0: unknown key 'onbekend0'")
+    assert (
+        errors[-1]
+        == "error: issues/fouten.yaml: and 2900 more mistakes; fix these first, then validate again"
+    )

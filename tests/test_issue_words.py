@@ -470,3 +470,19 @@ def test_validate_prints_every_mistake_once_as_file_line_field_message(tmp_path:
         ["error", f"issues/2026-02.yaml:{line_of(text, 'http://')}", "sections[4].button.url"],
     ]
     assert "mapping values are not allowed" not in "\n".join(errors)
+
+
+def test_a_layout_file_gets_the_same_plain_words(tmp_path: Path) -> None:
+    copy_project(tmp_path)
+    layout = tmp_path / "layouts" / "pom-limburg" / "layout.yaml"
+    text = layout.read_text(encoding="utf-8").replace(
+        "list_name: Nieuwsbrief POM Limburg", "list_name: POM Limburg: de nieuwsbrief"
+    )
+    layout.write_text(text, encoding="utf-8")
+    code, errors, _ = validate(tmp_path, "issues/2026-01.yaml")
+    assert code == 2
+    assert errors == [
+        f"error: layouts/pom-limburg/layout.yaml:{line_of(text, 'list_name:')}: the text of `list_name:` "
+        'has a colon followed by a space (": "), which YAML takes for the start of another key; put the '
+        'whole text in quotes: list_name: "POM Limburg: de nieuwsbrief"'
+    ]
