@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from newsletter.yaml_lines import Place, move
 from newsletter.yaml_text import Document, Loc
-from newsletter.yaml_words import Place, move
 
 
 def _unwrap(annotation: Any) -> tuple[list[type[BaseModel]], bool]:

@@ -137,6 +137,18 @@ def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc |
         return f"an events section has at most {model.MAX_EVENTS} dates; split it in two", None
     if kind == "union_tag_not_found":
         return f"a section needs a type: one of {', '.join(SECTION_TYPES)}", None
+    if kind.endswith("_type") and error["input"] is None and loc:
+        if kind == "list_type":
+            return (
+                f"`{loc[-1]}:` is empty; put its items on the lines under it, each starting with `- `",
+                None,
+            )
+        if kind in ("model_type", "model_attributes_type", "dict_type"):
+            return (
+                f"`{loc[-1]}:` is empty; put its keys on the lines under it, indented two more spaces",
+                None,
+            )
+        return f"`{loc[-1]}:` is empty; write its text after the colon, or remove the line", None
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         given = "a list" if isinstance(error["input"], list) else "a single text"
         return f"must be a set of keys (`key: value` lines, indented under it), not {given}", None

@@ -24,7 +24,7 @@ from newsletter import yaml_text
 from newsletter.errors import LayoutError
 from newsletter.issue_keys import Schema
 from newsletter.model import LANGUAGES, SECTION_TYPES, Language
-from newsletter.yaml_words import Mistake
+from newsletter.yaml_lines import Mistake
 
 STRING_KEYS = ("read_more", "view_in_browser", "unsubscribe", "preferences_intro", "events_title")
 

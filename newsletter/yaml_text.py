@@ -14,9 +14,13 @@ from typing import Any, ClassVar
 import yaml
 
 from newsletter import yaml_words
-from newsletter.yaml_words import Explained, Mistake, Places
+from newsletter.yaml_lines import Explained, Mistake, Places, looks_like_key
 
 Loc = tuple[str | int, ...]
+
+# " #1" after a text: YAML starts a comment at " #" and drops the rest of the line, which was meant as
+# text ("Nummer #1", "#POMLimburg"); a comment has a space after its "#" or more than one before it.
+_HASHTAG = re.compile(r" #[^\s#]")  # a plain text ends on a non-space: right after it is " #word"
 
 # A real issue is about 10 KB and a layout.yaml 2 KB; a megabyte is text pasted by mistake (an image
 # as base64) or a file made to exhaust us. Refused before it is parsed.
@@ -70,9 +74,11 @@ class Document:
         return self.lines.get(loc)
 
     def loc_at(self, line: int | None) -> Loc | None:
-        """The deepest key on `line`."""
-        found = [loc for loc, at in self.lines.items() if at == line and loc and isinstance(loc[-1], str)]
-        return max(found, key=len) if found else None
+        """The deepest key on `line`, else the last key above it (a line of its text)."""
+        if line is None:
+            return None
+        keys = [loc for loc, at in self.lines.items() if at <= line and loc and isinstance(loc[-1], str)]
+        return max(keys, key=lambda loc: (self.lines[loc], len(loc))) if keys else None
 
     @cached_property
     def columns(self) -> dict[Loc, int]:
@@ -168,6 +174,8 @@ class _Walk:
         self.what = what
         self.seen: set[int] = set()
         self.ampersand = "&" in text  # else no text can start with one: a check saved per value
+        self.hashtag = _HASHTAG.search(text) is not None
+        self.hashtags: list[int] = []  # 0-based lines of texts cut short by a #word
         self.open_quotes: list[int] = []  # 0-based lines of quoted texts that seem never closed
         self.anchors: list[tuple[int, int]] = []  # texts that start with &: 0-based line, index
 
@@ -193,7 +201,7 @@ class _Walk:
                 seen.add(id(item))
                 if isinstance(item, yaml.ScalarNode):
                     doc.lines[(*loc, i)] = item.start_mark.line + 1
-                    if item.style or self.ampersand:
+                    if item.style or self.ampersand or self.hashtag:
                         self._scalar(item)
                 else:
                     self.node(item, (*loc, i), depth + 1)
@@ -213,7 +221,7 @@ class _Walk:
             names.add(name)
             if isinstance(value, yaml.ScalarNode):
                 doc.lines[here] = mark.line + 1  # a scalar is on its key's line
-                if value.style or self.ampersand:
+                if value.style or self.ampersand or self.hashtag:
                     self._scalar(value)
             else:
                 self.node(value, here, depth + 1)  # a nested block: its own first line
@@ -222,13 +230,15 @@ class _Walk:
         start = node.start_mark
         if self.ampersand and self.text.startswith("&", start.index):
             self.anchors.append((start.line, start.index))
+        if self.hashtag and not node.style and _HASHTAG.match(self.text, node.end_mark.index):
+            self.hashtags.append(start.line)
         if node.style in ('"', "'") and node.end_mark.line > start.line:
             self._quoted_lines(start.line, node.end_mark.line)
 
     def _quoted_lines(self, first: int, last: int) -> None:
         """A quoted text over several lines whose next lines look like keys: its closing quote is missing."""
         lines = self.text.split("\n")[first + 1 : last + 1]
-        if any(yaml_words.looks_like_key(line) for line in lines):
+        if any(looks_like_key(line) for line in lines):
             self.open_quotes.append(first)
 
     def alias(self) -> Mistake:
@@ -304,11 +314,14 @@ def load(text: str, places: Places, what: str) -> Document:
 
 def _fixable(text: str, walk: _Walk) -> Explained | None:
     """The first mistake the walk found that parses but would not mean what its writer meant."""
-    if not walk.open_quotes and not walk.anchors:
+    if not walk.open_quotes and not walk.anchors and not walk.hashtags:
         return None
     lines = text.split("\n")
     for line in walk.open_quotes:
         if explained := yaml_words.unclosed_quote(lines, line):
+            return explained
+    for line in walk.hashtags:
+        if explained := yaml_words.hashtag(lines, line):
             return explained
     for line, index in walk.anchors:
         # `title: &Co nieuws` would lose "&Co" silently: YAML reads it as the name of the text.

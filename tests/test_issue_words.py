@@ -181,6 +181,80 @@ def test_a_key_without_its_colon_is_named(tmp_path: Path) -> None:
     ]
 
 
+def test_a_colon_without_its_space_is_named(tmp_path: Path) -> None:
+    text = sample_text(("    kicker: Per rit", "    kicker:Per rit"))
+    _, found = problems_of(tmp_path, text)
+    assert said(found) == [
+        (
+            line_of(text, "kicker:Per rit"),
+            "sections[2].kicker",
+            "`kicker:` needs a space after its colon: kicker: Per rit ruim 700 kilometer minder over de weg",
+        )
+    ]
+
+
+def test_a_hashtag_in_a_title_is_not_cut_off_as_a_comment(tmp_path: Path) -> None:
+    text = sample_text(("title: Groeitip voor jouw bedrijf", "title: Groeitip #3 voor jouw bedrijf"))
+    _, found = problems_of(tmp_path, text)
+    assert said(found) == [
+        (
+            line_of(text, "Groeitip #3"),
+            "sections[4].title",
+            'YAML reads " #" as the start of a comment and leaves out the rest of the text of `title:`; put '
+            'the whole text in quotes: title: "Groeitip #3 voor jouw bedrijf"',
+        )
+    ]
+
+
+def test_a_comment_after_a_value_is_still_a_comment() -> None:
+    text = sample_text(("language: nl\n", "language: nl   # de vaste teksten in het Nederlands\n"))
+    assert issues.parse(text).language == "nl"
+
+
+def test_a_section_without_its_dash_is_named(tmp_path: Path) -> None:
+    text = sample_text(("  - type: callout", "  type: callout"))
+    _, found = problems_of(tmp_path, text)
+    assert said(found) == [
+        (
+            line_of(text, "type: callout"),
+            "sections[4].type",
+            "a new section starts here and needs a `-` in front: - type: callout",
+        )
+    ]
+
+
+def test_the_text_of_a_body_written_at_the_indentation_of_its_key_is_named(tmp_path: Path) -> None:
+    text = sample_text(
+        (
+            "      Geef de strategie en de groei van je onderneming een duw met de **28 groeihefbomen** van\n"
+            "      POM Limburg.\n",
+            "    Geef de strategie en de groei van je onderneming een duw met de **28 groeihefbomen** van\n"
+            "    POM Limburg.\n",
+        )
+    )
+    _, found = problems_of(tmp_path, text)
+    assert said(found) == [
+        (
+            line_of(text, "Geef de strategie"),
+            "sections[4].body",
+            f"the text of `body: |` on line {line_of(text, 'body: |', occurrence=5)} must be indented "
+            "further than `body:`; indent it two more spaces here and on the rest of the text's lines",
+        )
+    ]
+
+
+def test_an_empty_title_asks_for_its_text(tmp_path: Path) -> None:
+    text = sample_text(("title: Groeitip voor jouw bedrijf", "title:"))
+    _, found = problems_of(tmp_path, text)
+    assert said(found) == [
+        (
+            line_of(text, "title:", occurrence=4),
+            "sections[4].title",
+            "`title:` is empty; write its text after the colon, or remove the line",
+        )
+    ]
+
+
 def test_after_a_yaml_mistake_the_rest_of_the_file_is_still_checked(tmp_path: Path) -> None:
     text = sample_text(
         ("title: Groeitip voor jouw bedrijf", "title: Groeitip: zo groeit jouw bedrijf"),
