@@ -168,11 +168,11 @@ class Schema:
     def _move_in(self, name: str, where: str, target: Loc, here: Loc, follows: bool, doc: Document) -> str:
         if doc.is_flow(target):
             return f"`{name}` {where}: write it inside the {{ … }} on line {doc.line(target)}"
-        column = doc.columns.get((*here, name), 0)
+        column = doc.column((*here, name))
         target_col = doc.key_column(target)
         target_col = column + 2 if target_col is None else target_col
         first = next(
-            (str(k[-1]) for k, c in doc.columns.items() if k[:-1] == target and c == target_col), None
+            (str(k[-1]) for k, (_, c) in doc.keys.items() if k[:-1] == target and c == target_col), None
         )
         along = f", to line up with `{first}:`" if first else ""
         if not follows:
@@ -205,7 +205,7 @@ class Schema:
                 name,
             )
         target_col = doc.key_column(up) or 0
-        how = move(target_col - doc.columns.get((*here, name), 0), target_col)
+        how = move(target_col - doc.column((*here, name)), target_col)
         joiner = ", like " if how.startswith("start") else ", to line up with "
         return f"`{name}` {what}; {where}: {how}{joiner}`{outer}:`", (*up, name)
 

@@ -160,21 +160,35 @@ def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc |
     return message, None
 
 
-def _problems_from(error: ValidationError, data: Any, doc: Document, file: str) -> list[Problem]:
-    found: list[tuple[Loc, str, Problem]] = []
-    explained: set[Loc] = set()
-    for e in error.errors():
+# A file with more is better fixed from the top; the rest would scroll past unread. Only those shown
+# are put in words; the others are counted (a file can hold a hundred thousand unknown keys).
+MAX_PROBLEMS = 100
+_LOCATED = 10 * MAX_PROBLEMS  # pydantic's errors given a line, to find the first ones in the file
+
+
+def _problems_from(error: ValidationError, data: Any, doc: Document, file: str) -> tuple[list[Problem], int]:
+    """The problems of pydantic's errors in the order of the file, the first ones worded; and how many
+    more there are."""
+    errors = error.errors()
+    located: list[tuple[int, Loc, Any]] = []
+    for e in errors[:_LOCATED]:
         loc = _data_loc(tuple(e["loc"]), data)
         if not loc and "field" in e.get("ctx", {}):
             loc = (str(e["ctx"]["field"]),)  # a check of the whole issue that belongs to one field
+        # An unknown key is at its own line, also when its value is a block below it.
+        block = e["type"] == "extra_forbidden" and isinstance(e.get("input"), dict | list)
+        located.append(((doc.key_line(loc) if block else doc.line(loc)) or 0, loc, e))
+    located.sort(key=lambda x: x[0])
+    found: list[tuple[Loc, str, Problem]] = []
+    explained: set[Loc] = set()
+    for line, loc, e in located[: MAX_PROBLEMS * 2]:
         message, missing = _message(e, loc, data, doc)
         if missing is not None:
             explained.add(missing)
-        # An unknown key is at its own line, also when its value is a block below it.
-        line = doc.key_line(loc) if e["type"] == "extra_forbidden" else doc.line(loc)
-        found.append((loc, e["type"], Problem(file, line, format_loc(loc), message)))
+        found.append((loc, e["type"], Problem(file, line or None, format_loc(loc), message)))
     # A key at the wrong indentation is one mistake, not also a key missing where it belongs.
-    return [p for loc, kind, p in found if not (kind == "missing" and loc in explained)]
+    problems = [p for loc, kind, p in found if not (kind == "missing" and loc in explained)]
+    return problems, len(errors) - len(found)
 
 
 @dataclass(frozen=True)
@@ -185,6 +199,7 @@ class _Read:
     doc: Document
     issue: Issue | None
     problems: list[Problem]
+    more: int  # mistakes beyond `problems`, counted but not worded
 
 
 def _empty(file: str) -> IssueError:
@@ -205,39 +220,35 @@ def _read(text: str, file: str) -> _Read:
             [Problem(file, 1, "", "an issue is a set of keys (subject:, preheader:, sections:, …)")]
         )
     problems = [Problem(file, m.line, format_loc(doc.loc_at(m.line) or ()), m.message) for m in doc.mistakes]
-    problems += [
-        Problem(file, line, format_loc(loc), "appears twice; keep one") for loc, line in doc.duplicates
-    ]
+    shown = doc.duplicates[:MAX_PROBLEMS]
+    problems += [Problem(file, line, format_loc(loc), "appears twice; keep one") for loc, line in shown]
+    more = len(doc.duplicates) - len(shown)
     issue: Issue | None = None
     try:
         issue = Issue.model_validate(doc.data)
     except ValidationError as e:
-        problems.extend(_problems_from(e, doc.data, doc, file))
-    return _Read(doc.data, doc, issue, problems)
+        worded, uncounted = _problems_from(e, doc.data, doc, file)
+        problems += worded
+        more += uncounted
+    return _Read(doc.data, doc, issue, problems, more)
 
 
-MAX_PROBLEMS = 100  # a file with more is better fixed from the top; the rest would scroll past unread
-
-
-def _raise_if(problems: list[Problem]) -> None:
+def _raise_if(problems: list[Problem], more: int = 0) -> None:
     if not problems:
         return
     problems = sorted(problems, key=lambda p: p.line or 0)
-    if len(problems) > MAX_PROBLEMS:
-        more = len(problems) - MAX_PROBLEMS
-        problems = problems[:MAX_PROBLEMS]
-        problems.append(
-            Problem(
-                problems[0].file, None, "", f"and {more} more mistakes; fix these first, then validate again"
-            )
-        )
+    more += max(len(problems) - MAX_PROBLEMS, 0)
+    problems = problems[:MAX_PROBLEMS]
+    if more:
+        message = f"and {more} more mistakes; fix these first, then validate again"
+        problems.append(Problem(problems[0].file, None, "", message))
     raise IssueError(problems)
 
 
 def parse(text: str, file: str = "<issue>") -> Issue:
     """Validate an issue file's text; raise IssueError listing every mistake with its line."""
     read = _read(text, file)
-    _raise_if(read.problems)
+    _raise_if(read.problems, read.more)
     assert read.issue is not None
     return read.issue
 
@@ -271,10 +282,11 @@ def _file_problems(
 ) -> Iterator[tuple[Loc, str]]:
     """The files an issue names that are not there: its local images, its layout, its audience."""
     wrong = {p.field for p in read.problems}
-    folder = path.parent.resolve()
+    folder: Path | None = None
     for loc, src in _image_srcs(read.data):
         if format_loc(loc) in wrong or re.match(r"^[a-z][a-z0-9+.-]*:", src.strip(), re.IGNORECASE):
             continue
+        folder = folder or path.parent.resolve()
         target = (folder / src.strip()).resolve()
         if not target.is_relative_to(folder):
             yield loc, "must stay inside the issue's folder"
@@ -317,7 +329,7 @@ def load(path: Path, *, layouts: Collection[str] | None = None, audience: bool =
     problems = list(read.problems)
     for loc, message in _file_problems(path, read, layouts, audience):
         problems.append(_problem(str(path), read.doc.lines, loc, message))
-    _raise_if(problems)
+    _raise_if(problems, read.more)
     assert read.issue is not None
     return LoadedIssue(issue=read.issue, slug=path.stem, path=path, lines=read.doc.lines)
 

@@ -5,6 +5,7 @@ and column of every key by its path. Syntax mistakes are put in plain words by `
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,9 +30,9 @@ MAX_BYTES = 1_000_000
 # recurse, and libyaml alone would allow a thousand levels.
 MAX_DEPTH = 24
 # Each certain fix lets the reading go on to the next mistake, at the cost of reading the file again:
-# at most 30 fixes, and no more rereading than 3 MB of text (a megabyte file gets three, an issue 30).
+# at most 30 fixes, and no more rereading than 1 MB of text (a 100 KB file gets ten, an issue 30).
 _MAX_FIXES = 30
-_REREAD_BUDGET = 3 * MAX_BYTES
+_REREAD_BUDGET = MAX_BYTES
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -81,12 +82,12 @@ class Document:
         return max(keys, key=lambda loc: (self.lines[loc], len(loc))) if keys else None
 
     @cached_property
-    def columns(self) -> dict[Loc, int]:
-        """The 0-based column of each key.
+    def keys(self) -> dict[Loc, tuple[int, int]]:
+        """The 1-based line and 0-based column of each key.
 
-        Only messages about indentation need them: worked out when first asked for, not on every read.
+        Only messages about keys need them: worked out when first asked for, not on every read.
         """
-        found: dict[Loc, int] = {}
+        found: dict[Loc, tuple[int, int]] = {}
         todo: list[tuple[yaml.Node, Loc]] = [(self.root, ())] if self.root is not None else []
         while todo:
             node, loc = todo.pop()
@@ -94,9 +95,14 @@ class Document:
                 todo.extend((item, (*loc, i)) for i, item in enumerate(node.value))
             elif isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
-                    found[(*loc, str(key.value))] = key.start_mark.column
-                    todo.append((value, (*loc, str(key.value))))
+                    here = (*loc, str(key.value))
+                    found.setdefault(here, (key.start_mark.line + 1, key.start_mark.column))
+                    todo.append((value, here))
         return found
+
+    def column(self, loc: Loc) -> int:
+        """The column of the key at `loc` (0 when there is none)."""
+        return self.keys.get(loc, (0, 0))[1]
 
     def key_column(self, loc: Loc) -> int | None:
         """Where the keys of the mapping at `loc` start."""
@@ -112,12 +118,7 @@ class Document:
 
     def key_line(self, loc: Loc) -> int | None:
         """The line of the key at `loc` itself (`line` gives a nested block's first line instead)."""
-        parent = self._node(loc[:-1]) if loc else None
-        if isinstance(parent, yaml.MappingNode):
-            for key, _ in parent.value:
-                if str(key.value) == loc[-1]:
-                    return int(key.start_mark.line) + 1
-        return self.line(loc)
+        return self.keys[loc][0] if loc in self.keys else self.line(loc)
 
     def _node(self, loc: Loc) -> yaml.Node | None:
         node = self.root
@@ -143,7 +144,12 @@ def read(path: Path, kind: str) -> str:
     """A file's text as UTF-8 (a byte order mark is fine), never more than MAX_BYTES of it."""
     try:
         with path.open("rb") as file:
-            raw = file.read(MAX_BYTES + 1)
+            # Sized from the file, as read_bytes() does: a read of MAX_BYTES would first allocate all
+            # of it. Something without a size (a pipe) or that grew is read on up to the cap.
+            size = os.fstat(file.fileno()).st_size
+            raw = file.read(min(size, MAX_BYTES) + 1)
+            if size < len(raw) <= MAX_BYTES:
+                raw += file.read(MAX_BYTES + 1 - len(raw))
     except FileNotFoundError:
         raise YamlTextError([Mistake(None, "no such file")]) from None
     except IsADirectoryError:
@@ -237,9 +243,14 @@ class _Walk:
 
     def _quoted_lines(self, first: int, last: int) -> None:
         """A quoted text over several lines whose next lines look like keys: its closing quote is missing."""
-        lines = self.text.split("\n")[first + 1 : last + 1]
-        if any(looks_like_key(line) for line in lines):
+        if self.open_quotes:
+            return  # one is fixed per reading; the next reading finds the next
+        if any(looks_like_key(line) for line in self.lines[first + 1 : last + 1]):
             self.open_quotes.append(first)
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
 
     def alias(self) -> Mistake:
         line, name = _first_alias(self.text)
