@@ -141,7 +141,7 @@ def text_not_indented(lines: list[str], at: int, skipped: set[int]) -> Explained
         i += 1
     message = (
         f"the text of `{opener.key}: {opener.value}` on line {above + 1} must be indented further than "
-        f"`{opener.key}:`; {move(delta, 1)} here and on the rest of the text's lines"
+        f"`{opener.key}:`; {move(delta, opener.key_col + 2)} here and on the rest of the text's lines"
     )
     return Explained([Mistake(at + 1, message)], "\n".join(out), at)
 

@@ -47,10 +47,13 @@ _RESERVED = {
 }
 
 
-def _quoted(value: str) -> str:
-    if '"' in value and "'" not in value:
-        return f"'{value}'"
+def _double(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quoted(value: str) -> str:
+    """`value` in the quotes that need no escapes, when it can be."""
+    return f"'{value}'" if '"' in value and "'" not in value else _double(value)
 
 
 def _quote(lines: list[str], i: int, parts: Line, why: str) -> Explained:
@@ -103,7 +106,7 @@ def _requote(lines: list[str], i: int, parts: Line) -> Explained | None:
     if quote == '"':
         other, fixed_value = "single", "'" + body.replace("'", "''") + "'"
     else:
-        other, fixed_value = "double", '"' + body.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        other, fixed_value = "double", _double(body)
     fixed = lines[i][: parts.value_col] + fixed_value
     message = (
         f"the text of `{parts.key}:` starts with a quote, so YAML ends it at the next quote; to use "
