@@ -56,7 +56,8 @@ def _tag(model: type[BaseModel]) -> str | None:
     return None
 
 
-def _a(noun: str) -> str:
+def a_or_an(noun: str) -> str:
+    """The noun with its article: "an article", "a callout"."""
     return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
@@ -129,7 +130,7 @@ class Schema:
             # A misspelt key that is missing is one mistake: the "missing" message would repeat it.
             return f"unknown key '{name}'; did you mean '{close[0]}'?", (*here, close[0])
         noun = self.noun(here, data)
-        whose = _a(noun) if not noun.startswith("`") else noun
+        whose = a_or_an(noun) if not noun.startswith("`") else noun
         return f"unknown key '{name}'; remove it or check its spelling ({whose} has {', '.join(keys)})", None
 
     def _below(
@@ -188,7 +189,7 @@ class Schema:
             return None
         outer = str(here[-2] if isinstance(here[-1], int) else here[-1])  # this mapping's key in `up`
         noun = self.noun(here, data)
-        what = f"is not a key of {noun if noun.startswith('`') else _a(noun)}"
+        what = f"is not a key of {noun if noun.startswith('`') else a_or_an(noun)}"
         if not up:
             where = f"it is a key of the {self.nouns[self.root]} as a whole"
         elif isinstance(up[-1], int):

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from newsletter import model
 from newsletter.errors import IssueError, Problem
-from newsletter.issue_keys import Schema
+from newsletter.issue_keys import Schema, a_or_an
 from newsletter.model import SECTION_TYPES, Issue
 from newsletter.yaml_text import Document, Loc, YamlTextError
 from newsletter.yaml_text import load as load_yaml
@@ -119,7 +119,7 @@ def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc |
         if _is_alt(loc):
             return f"`alt:` is missing: {ALT_TEXT}", None
         noun = SCHEMA.noun(loc[:-1], data)
-        whose = noun if noun.startswith("`") else ("an " if noun[0] in "aeiou" else "a ") + noun
+        whose = noun if noun.startswith("`") else a_or_an(noun)
         return f"`{loc[-1]}:` is missing; {whose} needs one", None
     if kind == "extra_forbidden":
         return SCHEMA.unknown(loc, data, doc)
