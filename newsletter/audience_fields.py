@@ -13,10 +13,11 @@ from collections.abc import Iterator
 
 from newsletter import issues
 from newsletter.errors import IssueError, Problem
-from newsletter.issues import LoadedIssue, Loc
+from newsletter.issues import LoadedIssue
 from newsletter.merge import ALIASES, BUILTIN_FIELDS, EXPRESSION, Field, field_key, field_spelling
 from newsletter.model import Rendered
 from newsletter.recipients import Audience
+from newsletter.yaml_text import Loc
 
 
 def check(loaded: LoadedIssue, rendered: Rendered, audience: Audience) -> None:

@@ -109,7 +109,7 @@ def validate(
     failed = False
     for path in files:
         try:
-            loaded, rendered = project.render(path)
+            loaded, rendered = project.render(path, audience=True)
             audience = check_audience(loaded, rendered, recipients) if recipients else None
         except NewsletterError as e:
             failed = True

@@ -1,37 +1,49 @@
 """Issue files: YAML text in, a validated `Issue` out, every mistake named by file, line and field.
 
-`parse` is pure (text in, Issue out); `load` reads a file and checks that its local images exist.
+`parse` is pure (text in, Issue out); `load` reads a file and checks that the files it names exist.
+Reading the YAML (size cap, aliases, plain words for syntax mistakes) is `yaml_text`'s; which key
+belongs where is `issue_keys`'.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from newsletter import model
 from newsletter.errors import IssueError, Problem
+from newsletter.issue_keys import Schema, a_or_an
 from newsletter.model import SECTION_TYPES, Issue
+from newsletter.yaml_text import Document, Loc, YamlTextError
+from newsletter.yaml_text import load as load_yaml
+from newsletter.yaml_text import read as read_yaml
 
-Loc = tuple[str | int, ...]
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's safe loader when present (ten times faster, same marks), dates left as text.
-
-    YAML would turn `2026-02-30` into a date itself and fail without saying where; as text, the
-    model parses it and the error names the field and its line.
-    """
-
-    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, Any]]]] = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in getattr(yaml, "CSafeLoader", yaml.SafeLoader).yaml_implicit_resolvers.items()
-    }
+SCHEMA = Schema(
+    Issue,
+    {
+        Issue: "issue",
+        model.Intro: "intro",
+        model.Article: "article",
+        model.Callout: "callout",
+        model.ImageBlock: "image section",
+        model.ButtonBlock: "button section",
+        model.Divider: "divider",
+        model.Columns: "columns section",
+        model.Column: "column",
+        model.Events: "events section",
+        model.Event: "event",
+    },
+)
+PLACES = SCHEMA.places()
+ALT_TEXT = (
+    "describe what the image shows, in a few words: screen readers read it out, and mail programs "
+    'that block images show it in its place, e.g. alt: "Het panel op het podium in San Francisco"'
+)
 
 
 @dataclass(frozen=True)
@@ -45,53 +57,24 @@ class LoadedIssue:
 
     def problem(self, loc: Loc, message: str) -> Problem:
         """A problem at a field of this issue, with the line the field is on."""
-        here = loc
-        while here not in self.lines and here:
-            here = here[:-1]
-        return Problem(str(self.path), self.lines.get(here), format_loc(loc), message)
+        return _problem(str(self.path), self.lines, loc, message)
+
+    @property
+    def audience_file(self) -> Path | None:
+        """The audience CSV the issue names with `audience:`, if it names one."""
+        return audience_path(self.path, self.issue.audience) if self.issue.audience else None
 
 
-def _known_keys() -> set[str]:
-    keys: set[str] = set()
-    for obj in vars(model).values():
-        if isinstance(obj, type) and issubclass(obj, BaseModel):
-            keys.update(obj.model_fields)
-    return keys
+def audience_path(issue_path: Path, audience: str) -> Path:
+    """Where the audience file an issue names is: relative to the issue file, like its images."""
+    return issue_path.parent / audience
 
 
-KNOWN_KEYS = _known_keys()
-
-
-class _Lines:
-    """Where each value of a YAML document starts, by its path of keys and indexes."""
-
-    def __init__(self) -> None:
-        self.at: dict[Loc, int] = {}
-        self.duplicates: list[tuple[Loc, int]] = []
-
-    def walk(self, node: yaml.Node, loc: Loc = ()) -> None:
-        self.at[loc] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                name = str(key.value)
-                if name in seen:
-                    self.duplicates.append(((*loc, name), key.start_mark.line + 1))
-                seen.add(name)
-                self.at[(*loc, name)] = key.start_mark.line + 1
-                self.walk(value, (*loc, name))
-                # A value's own line for nested blocks; a scalar stays on its key's line.
-                if isinstance(value, yaml.ScalarNode):
-                    self.at[(*loc, name)] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self.walk(item, (*loc, i))
-
-    def line(self, loc: Loc) -> int | None:
-        """The line of the deepest part of `loc` that the file has (a missing key: its parent)."""
-        while loc not in self.at and loc:
-            loc = loc[:-1]
-        return self.at.get(loc)
+def _problem(file: str, lines: dict[Loc, int], loc: Loc, message: str) -> Problem:
+    here = loc
+    while here not in lines and here:
+        here = here[:-1]
+    return Problem(file, lines.get(here), format_loc(loc), message)
 
 
 def _data_loc(pydantic_loc: Loc, data: Any) -> Loc:
@@ -125,134 +108,230 @@ def format_loc(loc: Loc) -> str:
     return text
 
 
-def _message(error: Any, loc: Loc) -> str:
+def _is_alt(loc: Loc) -> bool:
+    return loc[-2:] == ("image", "alt")
+
+
+def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc | None]:
+    """The words for one of pydantic's errors, and the location of a missing key that they explain."""
     kind = error["type"]
     if kind == "missing":
-        return "required, but missing"
+        if _is_alt(loc):
+            return f"`alt:` is missing: {ALT_TEXT}", None
+        noun = SCHEMA.noun(loc[:-1], data)
+        whose = noun if noun.startswith("`") else a_or_an(noun)
+        return f"`{loc[-1]}:` is missing; {whose} needs one", None
     if kind == "extra_forbidden":
-        name = str(loc[-1]) if loc else ""
-        close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else "; remove it or check its spelling"
-        return f"unknown key '{name}'{hint}"
+        return SCHEMA.unknown(loc, data, doc)
     if kind == "union_tag_invalid":
         kinds = ", ".join(SECTION_TYPES)
-        return f"unknown section type {error['input'].get('type')!r}; use one of {kinds}"
+        return f"unknown section type {error['input'].get('type')!r}; use one of {kinds}", None
     if kind in ("too_short", "too_long") and loc[-1:] == ("columns",):
-        return "a columns section has exactly two columns"
+        return "a columns section has exactly two columns", None
+    if kind == "too_long" and loc[-1:] == ("sections",):
+        return (
+            f"an issue has at most {model.MAX_SECTIONS} sections; Gmail cuts off a long email anyway: "
+            "split it over two issues"
+        ), None
+    if kind == "too_long" and loc[-1:] == ("events",):
+        return f"an events section has at most {model.MAX_EVENTS} dates; split it in two", None
     if kind == "union_tag_not_found":
-        return f"a section needs a type: one of {', '.join(SECTION_TYPES)}"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+        return f"a section needs a type: one of {', '.join(SECTION_TYPES)}", None
+    if kind.endswith("_type") and error["input"] is None and loc:
+        if kind == "list_type":
+            return (
+                f"`{loc[-1]}:` is empty; put its items on the lines under it, each starting with `- `",
+                None,
+            )
+        if kind in ("model_type", "model_attributes_type", "dict_type"):
+            return (
+                f"`{loc[-1]}:` is empty; put its keys on the lines under it, indented two more spaces",
+                None,
+            )
+        return f"`{loc[-1]}:` is empty; write its text after the colon, or remove the line", None
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        given = "a list" if isinstance(error["input"], list) else "a single text"
+        return f"must be a set of keys (`key: value` lines, indented under it), not {given}", None
+    if kind == "list_type":
+        return "must be a list: one item per line that starts with `- `, indented under it", None
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if _is_alt(loc) and message == "must not be empty":
+        return f"`alt:` is empty: {ALT_TEXT}", None
+    return message, None
 
 
-def _problems_from(error: ValidationError, data: Any, lines: _Lines, file: str) -> list[Problem]:
-    problems = []
-    for e in error.errors():
+# A file with more is better fixed from the top; the rest would scroll past unread. Only those shown
+# are put in words; the others are counted (a file can hold a hundred thousand unknown keys).
+MAX_PROBLEMS = 100
+_LOCATED = 10 * MAX_PROBLEMS  # pydantic's errors given a line, to find the first ones in the file
+
+
+def _problems_from(error: ValidationError, data: Any, doc: Document, file: str) -> tuple[list[Problem], int]:
+    """The problems of pydantic's errors in the order of the file, the first ones worded; and how many
+    more there are."""
+    errors = error.errors()
+    located: list[tuple[int, Loc, Any]] = []
+    for e in errors[:_LOCATED]:
         loc = _data_loc(tuple(e["loc"]), data)
         if not loc and "field" in e.get("ctx", {}):
             loc = (str(e["ctx"]["field"]),)  # a check of the whole issue that belongs to one field
-        problems.append(Problem(file, lines.line(loc), format_loc(loc), _message(e, loc)))
-    return problems
+        # An unknown key is at its own line, also when its value is a block below it.
+        block = e["type"] == "extra_forbidden" and isinstance(e.get("input"), dict | list)
+        located.append(((doc.key_line(loc) if block else doc.line(loc)) or 0, loc, e))
+    located.sort(key=lambda x: x[0])
+    found: list[tuple[Loc, str, Problem]] = []
+    explained: set[Loc] = set()
+    for line, loc, e in located[: MAX_PROBLEMS * 2]:
+        message, missing = _message(e, loc, data, doc)
+        if missing is not None:
+            explained.add(missing)
+        found.append((loc, e["type"], Problem(file, line or None, format_loc(loc), message)))
+    # A key at the wrong indentation is one mistake, not also a key missing where it belongs.
+    problems = [p for loc, kind, p in found if not (kind == "missing" and loc in explained)]
+    return problems, len(errors) - len(found)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """An issue file's text read as far as it goes: its values, where they are, and what is wrong."""
+
+    data: dict[str, Any]
+    doc: Document
+    issue: Issue | None
+    problems: list[Problem]
+    more: int  # mistakes beyond `problems`, counted but not worded
+
+
+def _empty(file: str) -> IssueError:
+    return IssueError([Problem(file, None, "", "the file is empty; copy an earlier issue to start")])
+
+
+def _read(text: str, file: str) -> _Read:
+    if not text.strip():
+        raise _empty(file)
+    try:
+        doc = load_yaml(text, PLACES, "issue file")
+    except YamlTextError as e:
+        raise IssueError([Problem(file, m.line, "", m.message) for m in e.mistakes]) from None
+    if doc.data is None:
+        raise _empty(file)
+    if not isinstance(doc.data, dict):
+        raise IssueError(
+            [Problem(file, 1, "", "an issue is a set of keys (subject:, preheader:, sections:, …)")]
+        )
+    problems = [Problem(file, m.line, format_loc(doc.loc_at(m.line) or ()), m.message) for m in doc.mistakes]
+    shown = doc.duplicates[:MAX_PROBLEMS]
+    problems += [Problem(file, line, format_loc(loc), "appears twice; keep one") for loc, line in shown]
+    more = len(doc.duplicates) - len(shown)
+    issue: Issue | None = None
+    try:
+        issue = Issue.model_validate(doc.data)
+    except ValidationError as e:
+        worded, uncounted = _problems_from(e, doc.data, doc, file)
+        problems += worded
+        more += uncounted
+    return _Read(doc.data, doc, issue, problems, more)
+
+
+def _raise_if(problems: list[Problem], more: int = 0) -> None:
+    if not problems:
+        return
+    problems = sorted(problems, key=lambda p: p.line or 0)
+    more += max(len(problems) - MAX_PROBLEMS, 0)
+    problems = problems[:MAX_PROBLEMS]
+    if more:
+        message = f"and {more} more mistakes; fix these first, then validate again"
+        problems.append(Problem(problems[0].file, None, "", message))
+    raise IssueError(problems)
 
 
 def parse(text: str, file: str = "<issue>") -> Issue:
     """Validate an issue file's text; raise IssueError listing every mistake with its line."""
-    return _parse(text, file)[0]
-
-
-def _parse(text: str, file: str) -> tuple[Issue, _Lines]:
-    if not text.strip():
-        raise IssueError([Problem(file, None, "", "the file is empty; copy an earlier issue to start")])
-    try:
-        # One parse: the node tree gives the lines, the same tree the values.
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        # libyaml puts an error at the end of the file on the line after the last one.
-        line = min(mark.line + 1, max(text.count("\n"), 1)) if mark else None
-        what = " ".join(x for x in (e.context, e.problem) if x)
-        raise IssueError([Problem(file, line, "", f"not valid YAML: {what}")]) from None
-    except yaml.YAMLError as e:
-        raise IssueError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
-    if node is None or data is None:
-        raise IssueError([Problem(file, None, "", "the file is empty; copy an earlier issue to start")])
-    if not isinstance(data, dict):
-        return _fail(file, 1, "", "an issue is a set of keys (subject:, preheader:, sections:, …)")
-    lines = _Lines()
-    lines.walk(node)
-    problems = [
-        Problem(file, line, format_loc(loc), "appears twice; keep one") for loc, line in lines.duplicates
-    ]
-    try:
-        issue = Issue.model_validate(data)
-    except ValidationError as e:
-        problems.extend(_problems_from(e, data, lines, file))
-        problems.sort(key=lambda p: p.line or 0)
-        raise IssueError(problems) from None
-    if problems:
-        raise IssueError(problems)
-    return issue, lines
-
-
-def _fail(file: str, line: int | None, field: str, message: str) -> tuple[Issue, _Lines]:
-    raise IssueError([Problem(file, line, field, message)])
+    read = _read(text, file)
+    _raise_if(read.problems, read.more)
+    assert read.issue is not None
+    return read.issue
 
 
 def read_text(path: Path) -> str:
     """A file's text as UTF-8, or an IssueError that says where the first bad byte is."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise IssueError([Problem(str(path), None, "", "no such file")]) from None
-    except IsADirectoryError:
-        raise IssueError([Problem(str(path), None, "", "is a folder, not an issue file")]) from None
-    except OSError as e:
-        raise IssueError([Problem(str(path), None, "", f"cannot read it: {e.strerror}")]) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise IssueError(
-            [Problem(str(path), line, "", "is not UTF-8 text; save it as UTF-8 in your editor")]
-        ) from None
+        return read_yaml(path, "an issue file")
+    except YamlTextError as e:
+        raise IssueError([Problem(str(path), m.line, "", m.message) for m in e.mistakes]) from None
 
 
-def _image_locs(issue: Issue) -> Iterator[tuple[Loc, model.Image]]:
-    for i, s in enumerate(issue.sections):
-        if isinstance(s, model.Article | model.ImageBlock) and s.image is not None:
-            yield ("sections", i, "image", "src"), s.image
-        elif isinstance(s, model.Columns):
-            for j, c in enumerate(s.columns):
-                if c.image is not None:
-                    yield ("sections", i, "columns", j, "image", "src"), c.image
-
-
-def load(path: Path) -> LoadedIssue:
-    """Read, parse and check an issue file, including that its local images exist."""
-    text = read_text(path)
-    issue, lines = _parse(text, str(path))
-    loaded = LoadedIssue(issue=issue, slug=path.stem, path=path, lines=lines.at)
-    problems = []
-    folder = path.parent.resolve()
-    for loc, image in _image_locs(issue):
-        if not image.is_local:
+def _image_srcs(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Every image `src` the file has, read from its values: also when other keys are wrong."""
+    sections = data.get("sections")
+    for i, section in enumerate(sections if isinstance(sections, list) else []):
+        if not isinstance(section, dict):
             continue
-        target = (folder / image.src).resolve()
+        image = section.get("image")
+        if isinstance(image, dict) and isinstance(image.get("src"), str):
+            yield ("sections", i, "image", "src"), image["src"]
+        columns = section.get("columns")
+        for j, column in enumerate(columns if isinstance(columns, list) else []):
+            image = column.get("image") if isinstance(column, dict) else None
+            if isinstance(image, dict) and isinstance(image.get("src"), str):
+                yield ("sections", i, "columns", j, "image", "src"), image["src"]
+
+
+def _file_problems(
+    path: Path, read: _Read, layouts: Collection[str] | None, audience: bool
+) -> Iterator[tuple[Loc, str]]:
+    """The files an issue names that are not there: its local images, its layout, its audience."""
+    wrong = {p.field for p in read.problems}
+    folder: Path | None = None
+    for loc, src in _image_srcs(read.data):
+        if format_loc(loc) in wrong or re.match(r"^[a-z][a-z0-9+.-]*:", src.strip(), re.IGNORECASE):
+            continue
+        folder = folder or path.parent.resolve()
+        target = (folder / src.strip()).resolve()
         if not target.is_relative_to(folder):
-            problem = "must stay inside the issue's folder"
+            yield loc, "must stay inside the issue's folder"
         elif not target.is_file():
-            problem = f"no image file {image.src!r} next to the issue"
-        else:
-            continue
-        problems.append(loaded.problem(loc, problem))
-    if problems:
-        raise IssueError(problems)
-    return loaded
+            yield loc, f"no image file {src.strip()!r} next to the issue"
+    name = read.data.get("layout")
+    if (
+        layouts is not None
+        and isinstance(name, str)
+        and name.strip()
+        and "layout" not in wrong
+        and name not in layouts
+    ):
+        yield ("layout",), unknown_layout(name, layouts)
+    file = read.data.get("audience")
+    if audience and isinstance(file, str) and "audience" not in wrong:
+        target = audience_path(path, file)
+        if not target.is_file():
+            yield (
+                ("audience",),
+                (
+                    f"no audience file {file!r} next to the issue (looked for {target}); export the "
+                    "audience there, or correct the name"
+                ),
+            )
+
+
+def unknown_layout(name: str, known: Collection[str], root: Path | None = None) -> str:
+    if not known:
+        return f"unknown layout {name!r}; there are no layouts" + (f" in {root}" if root else "")
+    return f"unknown layout {name!r}; choose one of: {', '.join(known)}"
+
+
+def load(path: Path, *, layouts: Collection[str] | None = None, audience: bool = False) -> LoadedIssue:
+    """Read, parse and check an issue file, including that the files it names exist: its local
+    images, and with `layouts` its layout, with `audience` its audience file (only `validate` asks:
+    a send may name another with --recipients)."""
+    text = read_text(path)
+    read = _read(text, str(path))
+    problems = list(read.problems)
+    for loc, message in _file_problems(path, read, layouts, audience):
+        problems.append(_problem(str(path), read.doc.lines, loc, message))
+    _raise_if(problems, read.more)
+    assert read.issue is not None
+    return LoadedIssue(issue=read.issue, slug=path.stem, path=path, lines=read.doc.lines)
 
 
 def read_assets(loaded: LoadedIssue) -> dict[str, bytes]:

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from newsletter import yaml_text
 from newsletter.errors import LayoutError
+from newsletter.issue_keys import Schema
 from newsletter.model import LANGUAGES, SECTION_TYPES, Language
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from newsletter.yaml_lines import Mistake
 
 STRING_KEYS = ("read_more", "view_in_browser", "unsubscribe", "preferences_intro", "events_title")
 
@@ -96,6 +96,9 @@ class LayoutConfig(_Strict):
         return self.strings[language]
 
 
+_PLACES = Schema(LayoutConfig, {LayoutConfig: "layout"}).places()
+
+
 @dataclass(frozen=True)
 class Layout:
     """A loaded layout: its configuration, its templates and the bytes of its local images."""
@@ -133,6 +136,33 @@ def available(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "layout.yaml").is_file())
 
 
+def _mistakes(config_file: Path, mistakes: list[Mistake]) -> LayoutError:
+    return LayoutError(
+        "\n".join(
+            f"{config_file}:{m.line}: {m.message}" if m.line else f"{config_file}: {m.message}"
+            for m in mistakes
+        )
+    )
+
+
+def _read_config(config_file: Path) -> LayoutConfig:
+    """layout.yaml read as issue files are: size cap, no aliases, syntax mistakes in plain words."""
+    try:
+        doc = yaml_text.load(yaml_text.read(config_file, "a layout file"), _PLACES, "layout file")
+    except yaml_text.YamlTextError as e:
+        raise _mistakes(config_file, e.mistakes) from None
+    if doc.mistakes:
+        raise _mistakes(config_file, doc.mistakes)
+    try:
+        return LayoutConfig.model_validate(doc.data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        line = doc.line(tuple(first["loc"]))
+        at = f"{config_file}:{line}" if line else str(config_file)
+        raise LayoutError(f"{at}: {where}: {first['msg']} ({e.error_count()} problem(s))") from None
+
+
 def load(root: Path, name: str) -> Layout:
     """Load `root/name`: check its layout.yaml, its strings and that every section has a partial."""
     path = root / name
@@ -140,17 +170,7 @@ def load(root: Path, name: str) -> Layout:
     if not config_file.is_file():
         known = ", ".join(available(root)) or "none"
         raise LayoutError(f"unknown layout {name!r}: no {config_file} (layouts here: {known})")
-    try:
-        raw = yaml.load(config_file.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a safe loader
-        config = LayoutConfig.model_validate(raw)
-    except yaml.YAMLError as e:
-        raise LayoutError(f"{config_file}: not valid YAML: {e}") from None
-    except UnicodeDecodeError:
-        raise LayoutError(f"{config_file}: is not UTF-8 text") from None
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise LayoutError(f"{config_file}: {where}: {first['msg']} ({e.error_count()} problem(s))") from None
+    config = _read_config(config_file)
     for language in LANGUAGES:
         have = config.strings.get(language, {})
         missing = [k for k in STRING_KEYS if k not in have]

@@ -23,10 +23,21 @@ Language = Literal["nl", "en", "fr", "de"]
 LANGUAGES: tuple[Language, ...] = ("nl", "en", "fr", "de")
 
 
+# A Markdown link [label](http://…) or <http://…> in a text.
+_HTTP_IN_TEXT = re.compile(r"\]\(\s*<?(http://[^\s)>]+)|<(http://[^\s>]+)>", re.IGNORECASE)
+
+
 def _text(value: str) -> str:
     problem = check_expressions(value)
     if problem:
         raise ValueError(problem)
+    plain = _HTTP_IN_TEXT.search(value) if "ttp:" in value or "TTP:" in value else None
+    if plain:
+        link = plain.group(1) or plain.group(2)
+        raise ValueError(
+            f"the link {link} is a plain http:// link; write https://{link[7:]} "
+            "(mail clients warn about http links)"
+        )
     return value
 
 
@@ -48,6 +59,12 @@ def _url(value: str) -> str:
     if problem:
         raise ValueError(problem)
     bare = re.sub(r"\{\{.*?\}\}", "x", value)
+    if bare.lower().startswith("http://"):
+        # The README promises https: a plain http link makes mail clients and browsers warn the reader.
+        raise ValueError(
+            f"{value!r} is a plain http:// link; write https://{value[7:]} "
+            "(mail clients warn about http links)"
+        )
     if not is_issue_link(bare):
         raise ValueError(
             f"{value!r} is not a link; write a full address such as https://example.org/page "
@@ -80,6 +97,12 @@ Required = Annotated[str, AfterValidator(_nonempty_text)]
 HeaderText = Annotated[str, AfterValidator(_header_text)]
 Url = Annotated[str, AfterValidator(_url)]
 ImageSrc = Annotated[str, AfterValidator(_image_src)]
+
+
+# Far beyond a real issue (five to fifteen sections, an agenda of a few dates; Gmail cuts off an email
+# after 102 KB anyway), and a bound on what one file can make us validate and render.
+MAX_SECTIONS = 100
+MAX_EVENTS = 100
 
 
 class Strict(BaseModel):
@@ -184,7 +207,7 @@ class Events(Strict):
 
     type: Literal["events"]
     title: HeaderText | None = None
-    events: list[Event] = Field(min_length=1)
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
 Section = Annotated[
@@ -207,7 +230,7 @@ class Issue(Strict):
         default=None,
         description="When `newsletter dispatch` may send it, e.g. 2026-01-20T09:00 (NEWSLETTER_TIMEZONE).",
     )
-    sections: list[Section] = Field(min_length=1)
+    sections: list[Section] = Field(min_length=1, max_length=MAX_SECTIONS)
 
     @model_validator(mode="after")
     def _ready_needs_time(self) -> Issue:

@@ -57,15 +57,20 @@ class Project:
         root = self.layouts_for(loaded.path)
         name = loaded.issue.layout
         if name not in layouts.available(root):
-            known = ", ".join(layouts.available(root)) or f"none in {root}"
             raise IssueError(
-                [loaded.problem(("layout",), f"unknown layout {name!r}; choose one of: {known}")]
+                [loaded.problem(("layout",), issues.unknown_layout(name, layouts.available(root), root))]
             )
         return _cached_layout(root, name)
 
-    def render(self, path: Path) -> tuple[LoadedIssue, Rendered]:
-        """Load, validate and render an issue file; every kind of mistake raises a NewsletterError."""
-        loaded = issues.load(path)
+    def render(self, path: Path, *, audience: bool = False) -> tuple[LoadedIssue, Rendered]:
+        """Load, validate and render an issue file; every kind of mistake raises a NewsletterError.
+
+        With `audience`, the audience file the issue names must exist too (`validate` asks for it).
+        """
+        # The layout's name is checked with the issue's other mistakes; without any layout, the
+        # message after loading says where none were found.
+        known = layouts.available(self.layouts_for(path)) or None
+        loaded = issues.load(path, layouts=known, audience=audience)
         layout = self.layout(loaded)
         rendered = render(
             loaded.issue,

@@ -1,5 +1,6 @@
 """Issue files written for a test: copies of the sample issue with another status, send time, audience
-or subject, and the all-sections issue (every section type once, with a local PNG) and how to render it."""
+or subject, or with mistakes made in it; the all-sections issue (every section type once, with a local
+PNG) and how to render it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from conftest import ROOT, SAMPLE, png
 
+from newsletter.errors import IssueError, Problem
 from newsletter.issues import LoadedIssue
 from newsletter.model import Rendered
 from newsletter.project import Project
@@ -123,3 +125,24 @@ def write_issue(folder: Path, layout: str = "default", text: str = ALL_SECTIONS,
 def render(path: Path, **project: str) -> tuple[LoadedIssue, Rendered]:
     """The issue at `path` loaded and rendered with the project's layouts (and `project` settings)."""
     return Project(path.parent, ROOT / "layouts", **project).render(path)
+
+
+def sample_text(*edits: tuple[str, str]) -> str:
+    """The sample issue's text with each (old, new) made; every `old` must be there exactly once."""
+    text = SAMPLE.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, f"{old!r} is not in the sample issue exactly once"
+        text = text.replace(old, new)
+    return text
+
+
+def problems_of(folder: Path, text: str, name: str = "2026-02") -> tuple[Path, list[Problem]]:
+    """`text` as folder/issues/<name>.yaml, and the problems the product reports for it, in order."""
+    path = folder / "issues" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    try:
+        Project(path.parent, ROOT / "layouts").render(path)
+    except IssueError as e:
+        return path, e.problems
+    raise AssertionError(f"{path} was accepted")

@@ -25,7 +25,7 @@ sections:
   - type: artikel
 """
 BAD_ERRORS = (
-    "issues/bad.yaml:1: subject: required, but missing",
+    "issues/bad.yaml:1: subject: `subject:` is missing; an issue needs one",
     "issues/bad.yaml:7: sections[0].tilte: unknown key 'tilte'; did you mean 'title'?",
     "issues/bad.yaml:8: sections[1]: unknown section type 'artikel'",
 )

@@ -97,17 +97,22 @@ def test_unknown_top_level_key_suggests_the_spelling(tmp_path: Path) -> None:
     assert "did you mean 'language'?" in problem.message
 
 
-def test_unknown_key_without_a_close_spelling_says_to_remove_it(tmp_path: Path) -> None:
+def test_unknown_key_without_a_close_spelling_says_to_remove_it_and_lists_the_keys_there(
+    tmp_path: Path,
+) -> None:
     text = GOOD + "zzzqqq: 1\n"
     _, problem = one_problem(tmp_path, text)
-    assert problem.message == "unknown key 'zzzqqq'; remove it or check its spelling"
+    assert problem.message == (
+        "unknown key 'zzzqqq'; remove it or check its spelling (an issue has subject, preheader, "
+        "language, layout, audience, status, send_at, sections)"
+    )
 
 
 def test_missing_subject_is_reported_on_the_first_line(tmp_path: Path) -> None:
     text = GOOD.replace("subject: Hallo\n", "")
     path, problem = one_problem(tmp_path, text)
     assert (problem.file, problem.line, problem.field) == (str(path), 1, "subject")
-    assert problem.message == "required, but missing"
+    assert problem.message == "`subject:` is missing; an issue needs one"
 
 
 def test_unknown_section_type_lists_the_known_types(tmp_path: Path) -> None:
@@ -135,17 +140,14 @@ def test_image_without_alt_names_the_image_field(tmp_path: Path) -> None:
         line_of(text, "src: https://example.org/a.png"),
         "sections[1].image.alt",
     )
-    assert problem.message == "required, but missing"
+    assert problem.message.startswith("`alt:` is missing: describe what the image shows")
 
 
 def test_image_with_empty_alt_is_refused(tmp_path: Path) -> None:
     text = GOOD + '  - type: image\n    image:\n      src: https://example.org/a.png\n      alt: " "\n'
     _, problem = one_problem(tmp_path, text)
-    assert (problem.line, problem.field, problem.message) == (
-        line_of(text, "alt:"),
-        "sections[1].image.alt",
-        "must not be empty",
-    )
+    assert (problem.line, problem.field) == (line_of(text, "alt:"), "sections[1].image.alt")
+    assert problem.message.startswith("`alt:` is empty: describe what the image shows")
 
 
 def test_article_image_without_alt_names_the_article_image(tmp_path: Path) -> None:
@@ -224,25 +226,44 @@ sections:
     assert all(p.file == str(path) for p in found)
 
 
-def test_invalid_yaml_names_its_line(tmp_path: Path) -> None:
+def test_invalid_yaml_names_its_line_and_field_in_plain_words(tmp_path: Path) -> None:
     text = GOOD.replace("preheader: Een voorproefje", "preheader: Een: voorproefje")
     path, problem = one_problem(tmp_path, text)
-    assert (problem.file, problem.line, problem.field) == (str(path), 2, "")
-    assert problem.message.startswith("not valid YAML: mapping values are not allowed")
+    assert (problem.file, problem.line, problem.field) == (str(path), 2, "preheader")
+    assert problem.message.startswith("the text of `preheader:` has a colon followed by a space")
+    assert "mapping values" not in problem.message
 
 
-def test_unclosed_quote_is_invalid_yaml(tmp_path: Path) -> None:
+def test_unclosed_quote_names_its_line(tmp_path: Path) -> None:
     text = GOOD.replace("subject: Hallo", 'subject: "Hallo')
     _, problem = one_problem(tmp_path, text)
-    assert problem.message.startswith("not valid YAML")
-    assert problem.line is not None
+    assert (problem.line, problem.field) == (1, "subject")
+    assert problem.message.startswith('the quote (") that opens the text of `subject:` is not closed')
 
 
-def test_tab_indentation_is_invalid_yaml_with_its_line(tmp_path: Path) -> None:
+def test_tab_indentation_names_its_line(tmp_path: Path) -> None:
     text = GOOD.replace("    body: Hoi", "\tbody: Hoi")
     _, problem = one_problem(tmp_path, text)
-    assert problem.message.startswith("not valid YAML")
+    assert problem.message.startswith("indented with a tab; YAML only accepts spaces for indenting")
     assert problem.line == line_of(text, "body: Hoi")
+
+
+def test_yaml_that_no_rule_explains_still_names_its_line(tmp_path: Path) -> None:
+    text = GOOD + "  ]\n"
+    _, problem = one_problem(tmp_path, text)
+    assert (problem.line, problem.field) == (line_of(text, "]"), "")
+    assert problem.message.startswith(
+        "YAML cannot read the file from here: check the indentation, colons and quotes of this line"
+    )
+
+
+def test_a_text_where_keys_belong_asks_for_keys(tmp_path: Path) -> None:
+    text = GOOD + "  - type: image\n    image: foto.jpg\n"
+    _, problem = one_problem(tmp_path, text)
+    assert (problem.line, problem.field) == (line_of(text, "foto.jpg"), "sections[1].image")
+    assert (
+        problem.message == "must be a set of keys (`key: value` lines, indented under it), not a single text"
+    )
 
 
 def test_non_utf8_file_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:

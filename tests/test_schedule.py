@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from command import SENDING, environment, run
-from conftest import SAMPLE
+from conftest import SAMPLE, audience_csv
 from issue_files import copy_sample
 
 from newsletter import issues
@@ -198,6 +198,7 @@ def test_validate_refuses_a_ready_issue_without_send_at_naming_its_line(project_
     write_issue(project_dir, "2026-02", status="ready", send_at=None)
     write_issue(project_dir, "2026-03", status="draft", send_at=None)
     write_issue(project_dir, "2026-04", status="ready", send_at="2026-04-21T09:00")
+    audience_csv(project_dir / "issues" / "leden.csv", ["an@example.org"])  # validate checks it is there
     result = newsletter(
         project_dir, "validate", "issues/2026-02.yaml", "issues/2026-03.yaml", "issues/2026-04.yaml"
     )
