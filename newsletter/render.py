@@ -37,6 +37,7 @@ from newsletter.merge import (
 )
 from newsletter.model import (
     Article,
+    ArticleImage,
     ButtonBlock,
     Callout,
     Columns,
@@ -322,11 +323,15 @@ def _link_line(link: Link | None, strings: Mapping[str, str]) -> list[str]:
     return [f"{link.label or strings['read_more']}: {link.url}"]
 
 
-def _image_link(image: Image | None) -> list[str]:
-    """An image that is a link, in an article or a column: its alt text and address."""
-    if image is None or image.href is None:
+def _image_link(image: Image | None, strings: Mapping[str, str]) -> list[str]:
+    """An article's or a column's image in the text: "[Image: caption]" if it has a caption, else
+    "[alt]" if it is a link, then the link's address; nothing for a plain image without a caption."""
+    if image is None:
         return []
-    return [f"[{image.alt}] ({image.href})"]
+    link = f" ({image.href})" if image.href else ""
+    if isinstance(image, ArticleImage) and image.caption:
+        return [f"[{strings['image']}: {markdown.to_text(image.caption)}]{link}"]
+    return [f"[{image.alt}]{link}"] if link else []
 
 
 def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Tokens) -> str:
@@ -343,7 +348,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
             _heading(x.title, "-"),
             *([x.kicker] if x.kicker else []),
             markdown.to_text(x.body),
-            *_image_link(x.image),
+            *_image_link(x.image, s),
             *_link_line(x.link, s),
         ],
         Callout: lambda x: [
@@ -362,7 +367,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
                 [
                     _heading(c.title, "-"),
                     markdown.to_text(c.body),
-                    *_image_link(c.image),
+                    *_image_link(c.image, s),
                     *_link_line(c.link, s),
                 ]
             )

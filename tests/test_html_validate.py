@@ -30,7 +30,8 @@ CLI = TOOL_DIR / "node_modules" / "html-validate" / "bin" / "html-validate.mjs"
 INSTALL = "cd tests/html-validate && npm ci"
 LAYOUTS = tuple(layouts.available(ROOT / "layouts"))
 
-# Every section type once, in English, with a local image and a view-in-browser link.
+# Every section type, in English: article images on top, left and right with captions, a local image
+# and a view-in-browser link.
 ENGLISH = """\
 subject: "Everything in one issue, for {{ first_name | default('reader') }}: articles, columns, events"
 preheader: A look at every kind of block
@@ -54,8 +55,19 @@ sections:
       alt: A red dot
       width: 100
       href: https://example.org/dot
+      caption: A caption under the image
     link:
       url: https://example.org/article
+  - type: article
+    title: An image on the left
+    body: Text beside the image.
+    image: {src: images/dot.png, alt: A dot on the left, align: left, caption: "A *caption*"}
+  - type: article
+    title: An image on the right
+    body: Text beside the image.
+    image: {src: "https://example.org/photo.jpg", alt: A photo on the right, align: right}
+    link:
+      url: https://example.org/right
   - type: callout
     title: A callout
     body: The callout's text.
