@@ -160,7 +160,7 @@ def _image_heights(html: str, sizes: Mapping[str, tuple[int, int]]) -> str:
         height = max(1, round(int(width[1]) * size[1] / size[0]))
         return tag.replace(' height="auto"', f' height="{height}"', 1)
 
-    return _IMG.sub(fix, html)
+    return _IMG.sub(fix, html) if ' height="auto"' in html else html
 
 
 def page_title(subject: str, limit: int = TITLE_LIMIT) -> str:
