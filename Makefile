@@ -28,7 +28,12 @@ lint: setup
 	$(BIN)/mypy newsletter
 	$(BIN)/lint-imports
 
-test: setup
+# html-validate for tests/test_html_validate.py, when npm is there (the test skips without node).
+HTMLVALIDATE := tests/html-validate/node_modules/.package-lock.json
+$(HTMLVALIDATE): tests/html-validate/package-lock.json
+	cd tests/html-validate && npm ci --no-audit --no-fund --loglevel=error
+
+test: setup $(if $(shell command -v npm),$(HTMLVALIDATE))
 	$(BIN)/pytest
 
 check: lint test

@@ -27,6 +27,13 @@ from newsletter.model import LANGUAGES, SECTION_TYPES, Language
 from newsletter.yaml_lines import Mistake
 
 STRING_KEYS = ("read_more", "view_in_browser", "unsubscribe", "preferences_intro", "events_title")
+# Strings a layout may leave out, so that a layout copied before they existed still loads.
+DEFAULT_STRINGS: dict[Language, dict[str, str]] = {
+    "nl": {"image": "Afbeelding"},
+    "en": {"image": "Image"},
+    "fr": {"image": "Image"},
+    "de": {"image": "Bild"},
+}
 
 
 def _colour(value: str) -> str:
@@ -93,7 +100,7 @@ class LayoutConfig(_Strict):
     strings: dict[Language, dict[str, str]]
 
     def strings_for(self, language: Language) -> dict[str, str]:
-        return self.strings[language]
+        return {**DEFAULT_STRINGS[language], **self.strings[language]}
 
 
 _PLACES = Schema(LayoutConfig, {LayoutConfig: "layout"}).places()

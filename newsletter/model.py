@@ -110,7 +110,7 @@ class Strict(BaseModel):
 
 
 class Link(Strict):
-    """A link under an article, shown as "Lees meer" unless it has its own label."""
+    """A link under an article, shown with the layout's "read more" text unless it has its own label."""
 
     url: Url
     label: HeaderText | None = None
@@ -134,6 +134,21 @@ class Image(Strict):
         return not self.src.lower().startswith("https://")
 
 
+class ArticleImage(Image):
+    """An article's image: above the title, or beside the text with `align`."""
+
+    align: Literal["left", "right"] | None = Field(
+        default=None,
+        description=(
+            "left or right: the image in one column beside the text on a desktop, above (left) or "
+            "below (right) the text on a phone. Without it the image spans the article above its title."
+        ),
+    )
+    caption: Text | None = Field(
+        default=None, description="A line shown under the image (Markdown); also in the plain text."
+    )
+
+
 class Intro(Strict):
     """The opening words of the issue."""
 
@@ -149,7 +164,7 @@ class Article(Strict):
     title: HeaderText
     kicker: HeaderText | None = Field(default=None, description="A subtitle line under the title.")
     body: Required
-    image: Image | None = None
+    image: ArticleImage | None = None
     link: Link | None = None
 
 
@@ -273,7 +288,9 @@ class Recipient:
         return data
 
 
-SAMPLE_RECIPIENT = Recipient(email="lezer@example.org", first_name="Sam", name="Sam Voorbeeld")
+# Who a render or a preview without an audience is for: a name and an address that read the same in
+# every language an issue may be written in.
+SAMPLE_RECIPIENT = Recipient(email="reader@example.org", first_name="Sam", name="Sam")
 
 
 @dataclass(frozen=True)

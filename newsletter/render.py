@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html as html_module
 import logging
 import mimetypes
 import posixpath
@@ -21,13 +22,23 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from premailer import Premailer
 
-from newsletter import markdown
+from newsletter import imagesize, markdown
 from newsletter.errors import RenderError
 from newsletter.layouts import Layout
 from newsletter.links import merged_link_problem
-from newsletter.merge import TRUSTED_FIELDS, Field, Plan, Tokens, mark_links, mark_markup, mark_text_links
+from newsletter.merge import (
+    EXPRESSION,
+    TRUSTED_FIELDS,
+    Field,
+    Plan,
+    Tokens,
+    mark_links,
+    mark_markup,
+    mark_text_links,
+)
 from newsletter.model import (
     Article,
+    ArticleImage,
     ButtonBlock,
     Callout,
     Columns,
@@ -55,6 +66,8 @@ MONTHS: dict[Language, tuple[str, ...]] = {
 }  # fmt: skip
 
 GMAIL_CLIP_BYTES = 102 * 1024
+# Longer titles are cut in browser tabs and flagged by HTML validators; the Subject header keeps it all.
+TITLE_LIMIT = 70
 
 
 def format_date(day: dt.date, language: Language) -> str:
@@ -99,22 +112,77 @@ class _Images:
         self.layout = layout
         self.base = asset_base_url.rstrip("/") if asset_base_url else None
         self.inline: dict[str, InlineImage] = {}
+        self.sizes: dict[str, tuple[int, int]] = {}  # by the address in the HTML: width, height
 
     def url(self, src: str, *, from_layout: bool = False) -> str:
         if src.lower().startswith("https://"):
             return src
+        data = (self.layout.assets if from_layout else self.issue_assets).get(src)
         if self.base:
             path = f"layouts/{self.layout.name}/{src}" if from_layout else src
-            return f"{self.base}/{path}"
-        data = (self.layout.assets if from_layout else self.issue_assets).get(src)
-        if data is None:
+            url = f"{self.base}/{path}"
+        elif data is None:
             raise RenderError(f"image {src!r} was not loaded; load the issue with issues.load()")
-        digest = hashlib.sha256(data).hexdigest()[:20]
-        cid = f"{digest}@newsletter"
-        if cid not in self.inline:
-            kind = mimetypes.guess_type(src)[0] or "application/octet-stream"
-            self.inline[cid] = InlineImage(cid, posixpath.basename(src), kind, data)
-        return f"cid:{cid}"
+        else:
+            digest = hashlib.sha256(data).hexdigest()[:20]
+            cid = f"{digest}@newsletter"
+            if cid not in self.inline:
+                kind = mimetypes.guess_type(src)[0] or "application/octet-stream"
+                self.inline[cid] = InlineImage(cid, posixpath.basename(src), kind, data)
+            url = f"cid:{cid}"
+        size = imagesize.dimensions(data) if data is not None else None
+        if size is not None:
+            self.sizes[url] = size
+        return url
+
+
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r'\ssrc="([^"]*)"')
+_WIDTH = re.compile(r'\swidth="(\d+)"')
+
+
+def _image_heights(html: str, sizes: Mapping[str, tuple[int, int]]) -> str:
+    """Every image's height attribute: in proportion to its width where the file's size is known,
+    else none.
+
+    MJML writes height="auto", which is no valid height; Outlook for Windows sizes an image by its
+    attributes alone, and other clients keep the image's place while it loads. The inline style
+    height:auto still lets an image shrink with a phone's screen.
+    """
+
+    def fix(m: re.Match[str]) -> str:
+        tag = m[0]
+        if ' height="auto"' not in tag:
+            return tag
+        src, width = _SRC.search(tag), _WIDTH.search(tag)
+        size = sizes.get(html_module.unescape(src[1])) if src else None
+        if size is None or width is None:
+            return tag.replace(' height="auto"', "", 1)
+        height = max(1, round(int(width[1]) * size[1] / size[0]))
+        return tag.replace(' height="auto"', f' height="{height}"', 1)
+
+    return _IMG.sub(fix, html) if ' height="auto"' in html else html
+
+
+def page_title(subject: str, limit: int = TITLE_LIMIT) -> str:
+    """The HTML <title>: the subject with merge fields at their fallback, cut at a word to `limit`
+    characters with an ellipsis.
+
+    The title shows in a browser tab (the web version, a saved message); it carries no reader's
+    value, so its length is known when the issue is rendered. The Subject header keeps it all.
+    """
+    # A field without a fallback leaves nothing, and no comma before the rest.
+    text = " ".join(EXPRESSION.sub(lambda m: m["default"] or "", subject).split()).lstrip(" ,;:")
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for word in text.split(" "):
+        longer = f"{kept} {word}" if kept else word
+        if len(longer) + 1 > limit:
+            break
+        kept = longer
+    kept = kept or text[: limit - 1]  # one word longer than the limit
+    return kept.rstrip(" ,;:-\u2013\u2014") + "\u2026"
 
 
 class _Inliner(Premailer):  # type: ignore[misc]
@@ -209,13 +277,14 @@ def render(
         "merge": _MergeTokens(tokens),
         "view_url": view_url,
         "image_url": image_url,
+        "title": page_title(issue.subject),
     }
     source = layout.render(context)
     try:
         html = mjml.mjml2html(source, fonts={})
     except ValueError as e:
         raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
-    html = mark_markup(mark_links(_inline_css(html), tokens), tokens)
+    html = mark_markup(mark_links(_image_heights(_inline_css(html), images.sizes), tokens), tokens)
     text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
     _check_link_defaults(tokens)
     return Rendered(
@@ -255,11 +324,15 @@ def _link_line(link: Link | None, strings: Mapping[str, str]) -> list[str]:
     return [f"{link.label or strings['read_more']}: {link.url}"]
 
 
-def _image_link(image: Image | None) -> list[str]:
-    """An image that is a link, in an article or a column: its alt text and address."""
-    if image is None or image.href is None:
+def _image_link(image: Image | None, strings: Mapping[str, str]) -> list[str]:
+    """An article's or a column's image in the text: "[Image: caption]" if it has a caption, else
+    "[alt]" if it is a link, then the link's address; nothing for a plain image without a caption."""
+    if image is None:
         return []
-    return [f"[{image.alt}] ({image.href})"]
+    link = f" ({image.href})" if image.href else ""
+    if isinstance(image, ArticleImage) and image.caption:
+        return [f"[{strings['image']}: {markdown.to_text(image.caption)}]{link}"]
+    return [f"[{image.alt}]{link}"] if link else []
 
 
 def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Tokens) -> str:
@@ -276,7 +349,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
             _heading(x.title, "-"),
             *([x.kicker] if x.kicker else []),
             markdown.to_text(x.body),
-            *_image_link(x.image),
+            *_image_link(x.image, s),
             *_link_line(x.link, s),
         ],
         Callout: lambda x: [
@@ -295,7 +368,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
                 [
                     _heading(c.title, "-"),
                     markdown.to_text(c.body),
-                    *_image_link(c.image),
+                    *_image_link(c.image, s),
                     *_link_line(c.link, s),
                 ]
             )

@@ -90,7 +90,7 @@ def test_render_writes_html_text_and_eml(project_dir: Path) -> None:
     assert "Beste Sam," in text
     assert "\r" not in text
     msg = message_from_bytes((out / "2026-01.eml").read_bytes(), policy=policy.default)
-    assert msg["To"] == "Sam Voorbeeld <lezer@example.org>"
+    assert msg["To"] == "Sam <reader@example.org>"
     assert msg.get_content_type() == "multipart/alternative"
     assert "out/2026-01.html" in result.stdout
 

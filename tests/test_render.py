@@ -7,20 +7,21 @@ The issue in issue_files.ALL_SECTIONS uses every section type once (columns and 
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, Tag
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, png
 from issue_files import PNG, render, write_issue
 
-from newsletter import layouts, markdown
+from newsletter import imagesize, layouts, markdown
 from newsletter.errors import IssueError
 from newsletter.merge import escape_html
 from newsletter.model import Rendered
 from newsletter.project import Project
-from newsletter.render import GMAIL_CLIP_BYTES
+from newsletter.render import GMAIL_CLIP_BYTES, page_title
 
 LAYOUTS = ("default", "pom-limburg")
 RSQUO = "\u2019"  # the typographic apostrophe, as in "regio's"
@@ -251,8 +252,40 @@ def test_html_declares_the_issue_language(sample: dict) -> None:
     assert sample["soup"].html["lang"] == "nl"
 
 
-def test_html_title_is_the_subject(sample: dict) -> None:
-    assert sample["soup"].title.get_text() == sample["loaded"].issue.subject
+def test_html_title_is_the_subject_cut_at_a_word_to_70_characters(sample: dict) -> None:
+    subject = sample["loaded"].issue.subject
+    title = sample["soup"].title.get_text()
+    assert len(subject) > 70
+    assert title == "Limburg op de internationale kaart: San Francisco, het spoor en\u2026"
+    assert sample["rendered"].subject.fill(()) == subject, "the Subject header keeps all of it"
+
+
+def test_html_title_is_the_whole_subject_when_it_is_short(all_sections: dict) -> None:
+    # Merge fields show their fallback: a title holds no reader's value, so its length is known.
+    assert all_sections["soup"].title.get_text() == "Alles over CO₂ \u2013 voor lezer"
+
+
+@pytest.mark.parametrize(
+    ("subject", "title"),
+    [
+        ("Kort", "Kort"),
+        ("x" * 70, "x" * 70),
+        ("Een " + "lang " * 14 + "onderwerp", "Een " + "lang " * 12 + "lang\u2026"),
+        (
+            "Nieuws uit Limburg, Genk en Hasselt, Maasmechelen en Lommel, de maand januari",
+            "Nieuws uit Limburg, Genk en Hasselt, Maasmechelen en Lommel, de maand\u2026",
+        ),
+        (
+            "Nieuws uit Limburg, Genk en Hasselt, Maasmechelen en Lommel: ondernemersnieuws",
+            "Nieuws uit Limburg, Genk en Hasselt, Maasmechelen en Lommel\u2026",
+        ),
+        ("{{ first_name }}, dit is voor jou", "dit is voor jou"),
+        ("a" * 80, "a" * 69 + "\u2026"),
+    ],
+)
+def test_page_title_cuts_at_a_word_with_an_ellipsis(subject: str, title: str) -> None:
+    assert page_title(subject) == title
+    assert len(title) <= 70
 
 
 def test_preheader_is_hidden_without_a_colour_trick(sample: dict) -> None:
@@ -360,6 +393,66 @@ def test_image_width_attribute_fits_inside_the_side_paddings(all_sections: dict)
     # The body is 600 px wide and images have 24 px padding on either side.
     assert image(all_sections["soup"], "Externe foto")["width"] == str(600 - 2 * 24)
     assert image(all_sections["soup"], "Stip rechts")["width"] == str(600 // 2 - 2 * 24)
+
+
+def test_local_image_height_keeps_its_proportions_for_outlook(tmp_path: Path) -> None:
+    path = write_issue(tmp_path)
+    (path.parent / "images" / "dot.png").write_bytes(png(40, 10))
+    _, rendered = render(path)
+    soup = soup_of(html_of(rendered))
+    assert (image(soup, "Rode stip")["width"], image(soup, "Rode stip")["height"]) == ("100", "25")
+    assert (image(soup, "Stip rechts")["width"], image(soup, "Stip rechts")["height"]) == ("252", "63")
+    assert "height:auto" in str(image(soup, "Rode stip")["style"]).replace(" ", ""), "phones shrink it"
+
+
+def test_image_of_unknown_size_has_no_height_rather_than_an_invalid_one(all_sections: dict) -> None:
+    soup = all_sections["soup"]
+    assert "height" not in image(soup, "Externe foto").attrs
+    assert [i["height"] for i in soup.find_all("img") if i.get("height") == "auto"] == []
+
+
+def test_linked_local_image_keeps_its_height(tmp_path: Path) -> None:
+    _, rendered = render(write_issue(tmp_path), asset_base_url="https://cdn.example.org/nl")
+    assert image(soup_of(html_of(rendered)), "Rode stip")["height"] == "100"
+
+
+def test_image_sizes_are_read_from_png_gif_and_jpeg_headers() -> None:
+    gif = b"GIF89a" + struct.pack("<HH", 320, 200) + b"\x00" * 8
+    jpeg = b"\xff\xd8" + _segment(0xE0, b"JFIF\x00\x01\x01") + _segment(0xC0, _frame(640, 480)) + b"\xff\xd9"
+    assert imagesize.dimensions(png(30, 12)) == (30, 12)
+    assert imagesize.dimensions(gif) == (320, 200)
+    assert imagesize.dimensions(jpeg) == (640, 480)
+    assert imagesize.dimensions(b"<svg xmlns='http://www.w3.org/2000/svg'/>") is None
+    assert imagesize.dimensions(b"\xff\xd8\xff") is None, "a cut-off file is no size"
+
+
+def test_jpeg_turned_by_its_exif_orientation_gets_no_height() -> None:
+    def exif(orientation: int) -> bytes:
+        entry = struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)
+        return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1) + entry
+
+    def photo(orientation: int) -> bytes:
+        return b"\xff\xd8" + _segment(0xE1, exif(orientation)) + _segment(0xC2, _frame(640, 480))
+
+    assert imagesize.dimensions(photo(1)) == (640, 480)
+    assert imagesize.dimensions(photo(6)) is None
+
+
+def _segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(body) + 2) + body
+
+
+def _frame(width: int, height: int) -> bytes:
+    return b"\x08" + struct.pack(">HH", height, width) + b"\x03" + b"\x00" * 9
+
+
+def test_phone_number_in_the_footer_cannot_wrap(all_sections: dict) -> None:
+    config = layouts.load(ROOT / "layouts", all_sections["layout"]).config
+    assert config.organisation.phone
+    phone = all_sections["soup"].find("a", href=re.compile("^tel:"))
+    assert isinstance(phone, Tag)
+    assert phone.get_text() == config.organisation.phone.replace(" ", "\u00a0")
+    assert config.organisation.phone in all_sections["text"], "the text part keeps plain spaces"
 
 
 def test_local_image_is_embedded_once_as_a_cid_part(all_sections: dict) -> None:
