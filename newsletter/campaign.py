@@ -147,6 +147,7 @@ def plan(
     campaign: Campaign, ledger: Ledger | None, options: Options | None = None, *, retry_failed: bool = False
 ) -> Plan:
     """What a real send started now would do: who it skips and why, and how many get it this run."""
+    _same_issue(campaign, ledger)
     chosen, _ = select(
         campaign.audience,
         campaign.slug,
@@ -168,6 +169,14 @@ def briefing(campaign: Campaign, chosen: Plan, file: Path, server: str) -> list[
         f"recipients: {chosen.sentence()}",
         f"server:     {server}",
     ]
+
+
+def _same_issue(campaign: Campaign, ledger: Ledger | None) -> None:
+    """Refuse before counting, as the real send refuses before sending: the ledger's delivery under
+    this slug may be another issue's, whose recipients are no figures of this one."""
+    delivery = ledger.delivery(campaign.slug) if ledger is not None else None
+    if delivery is not None:
+        check_same_issue(delivery, campaign.loaded.issue.subject, str(campaign.source_path))
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,7 @@ def dry_run(
     which is only read: nobody it would skip gets a file. No network.
     """
     options = options or Options()
+    _same_issue(campaign, ledger)
     chosen, people = select(
         campaign.audience, campaign.slug, ledger, options, campaign.date, retry_failed=retry_failed
     )

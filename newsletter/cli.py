@@ -229,11 +229,11 @@ def _print_skipped(audience: Audience) -> None:
         )
 
 
-def _table(title: str, figures: list[tuple[str, int]]) -> None:
+def _table(title: str, cells: list[tuple[str, int]]) -> None:
     table = Table(title=title, show_header=True, header_style="bold")
-    for column, _ in figures:
+    for column, _ in cells:
         table.add_column(column, justify="right")
-    table.add_row(*(str(value) for _, value in figures))
+    table.add_row(*(str(value) for _, value in cells))
     _console().print(table)
 
 
@@ -315,11 +315,7 @@ def send(
     ] = None,
     retry_failed: Annotated[
         bool,
-        typer.Option(
-            "--retry-failed",
-            help="Send again to this issue's recipients whose server refused them for good, once the "
-            "cause is fixed; asks first like any real send (--yes for scripts).",
-        ),
+        typer.Option("--retry-failed", help="Send again to those refused for good, once the cause is fixed."),
     ] = False,
 ) -> None:
     """Send an issue: --dry-run to the outbox, --test to yourself, or for real to the whole audience.

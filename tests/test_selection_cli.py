@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from command import Cli, output, table_rows
-from conftest import ENVELOPE, T0, audience_csv, people
+from command import Cli, output, run, table_rows
+from conftest import ENVELOPE, SUBJECT, T0, audience_csv, copy_project, edit, people
 from issue_files import copy_sample
 
 from newsletter import message, recipients, selection
@@ -171,6 +171,25 @@ def test_the_suppressed_figure_is_the_same_in_dry_run_send_status_and_the_report
     assert dict(zip(figures["issue"], figures["2026-01"], strict=True))["suppressed"] == "2"
     overview = table_rows(cli.run("status").stdout)["2026-01"]
     assert overview[1:4] == ["sent", overview[2], "6/6"]
+
+
+def test_another_issue_under_the_slug_is_refused_before_the_dry_run_or_the_question_counts(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli.recipients(_audience(3))
+    assert _send(cli, "--yes").returncode == 0
+    # Another organisation's project on the same ledger, with an issue file of the same name.
+    other = copy_project(tmp_path / "andere-organisatie")
+    audience_csv(other / "leden.csv", ["lezer1@example.com", "lezer2@example.com"])
+    edit(other / ISSUE, f'subject: "{SUBJECT}"', 'subject: "Nieuws uit Genk"')
+    shared = cli.env(NEWSLETTER_DB=str(cli.db))
+    for args in (("--dry-run",), ("--yes",)):
+        refused = run("send", ISSUE, "--recipients", "leden.csv", *args, cwd=other, env=shared)
+        assert refused.returncode == 2, output(refused)
+        assert "is a different issue: rename the file" in refused.stderr
+        assert "will send to" not in refused.stdout  # no figures of the other issue's delivery
+    assert not (other / "outbox").exists()
+    assert len(cli.server.recorder.messages) == 3
 
 
 # -- --retry-failed -----------------------------------------------------------------------------
