@@ -7,11 +7,13 @@ The commands run in a subprocess against aiosmtpd on 127.0.0.1, with a real ledg
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from command import Cli, output, read, wait
@@ -69,6 +71,8 @@ def test_status_names_each_state_by_what_is_true(cli: Cli, log: IO[str]) -> None
     # 2026-01 is the sample as it is: a draft.
     _issue(cli, "2099-01", _addresses("later", 2), status="ready", send_at="2099-01-06T09:30")
     _issue(cli, "2020-01", _addresses("old", 2), status="ready", send_at="2020-01-20T09:00")
+    an_hour_ago = dt.datetime.now(ZoneInfo("Europe/Brussels")) - dt.timedelta(hours=1)
+    _issue(cli, "2026-05", _addresses("may", 2), status="ready", send_at=f"{an_hour_ago:%Y-%m-%dT%H:%M}")
     stopped = _issue(cli, "2026-02", _addresses("feb", 4))
     done = _issue(cli, "2026-03", _addresses("mar", 2))
     refused = _issue(cli, "2026-04", _addresses("apr", 2))
@@ -86,6 +90,7 @@ def test_status_names_each_state_by_what_is_true(cli: Cli, log: IO[str]) -> None
         "2026-02": "incomplete",
         "2026-03": "sent",
         "2026-04": "failed",
+        "2026-05": "due",
         "2099-01": "scheduled",
     }
     assert states["2026-02"][3:5] == ["2/4", "2"]
