@@ -159,7 +159,7 @@ def plan(
     return chosen
 
 
-def briefing(campaign: Campaign, chosen: Plan, file: Path, server: str) -> list[str]:
+def announcement(campaign: Campaign, chosen: Plan, file: Path, server: str) -> list[str]:
     """What a real send says before it asks: the issue, its sender, whom it reaches now, the server."""
     return [
         f"issue:      {campaign.slug} ({file})",

@@ -24,8 +24,8 @@ from newsletter import message
 from newsletter.archive import build as build_archive
 from newsletter.campaign import (
     Campaign,
+    announcement,
     audience_path,
-    briefing,
     next_step,
     plan,
     prepare,
@@ -356,7 +356,7 @@ def send(
         options = settings.options(limit)
         with reading(settings.db) as known:
             chosen = plan(campaign, known, options, retry_failed=retry_failed)
-        for line in briefing(campaign, chosen, file, sender.description):
+        for line in announcement(campaign, chosen, file, sender.description):
             typer.echo(line)
         if not yes:
             if not sys.stdin.isatty():
