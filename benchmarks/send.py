@@ -379,7 +379,8 @@ def dry_run_child(count: int) -> int:
         camp = prepare(audience)
         stages["audience loaded (prepare)"] = peak_rss_bytes()
         start = time.perf_counter()
-        report, sender = campaign_module.dry_run(camp, folder / "outbox")
+        done = campaign_module.dry_run(camp, folder / "outbox")
+        report, sender = done.report, done.outbox
         seconds = time.perf_counter() - start
         stages["dry run (ledger + compose + .eml)"] = peak_rss_bytes()
         result = {

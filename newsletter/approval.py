@@ -254,7 +254,7 @@ def confirmation(campaign: Campaign, people: int) -> str:
             f"{campaign.slug} is a DRAFT (status: draft in {campaign.loaded.path}). Send it to {people} "
             "people anyway?"
         )
-    return f"Send {campaign.slug} to {people} people?"
+    return f"Send {campaign.slug} to {people} people now?"
 
 
 def draft_warning(campaign: Campaign, people: int) -> str | None:

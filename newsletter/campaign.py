@@ -2,16 +2,18 @@
 
 All three build messages with the same `Composer` and run the same `delivery.deliver`; they differ in
 the sender and the ledger (a throwaway one for the dry run and the test send, so the real ledger is
-never touched by them).
+never written by them). The dry run reads the real ledger to choose whom it writes for exactly as the
+real send will choose (`selection`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,12 +22,13 @@ from newsletter.delivery import Clock, Event, Limiter, Options, RunReport, Sleep
 from newsletter.errors import AudienceError, BusyError, SlugClashError
 from newsletter.issues import LoadedIssue
 from newsletter.ledger import Delivery, Ledger
-from newsletter.lock import Holder
+from newsletter.lock import Holder, issue_lock
 from newsletter.merge import TRUSTED_FIELDS, link_problem
 from newsletter.message import Composer, Envelope
 from newsletter.model import Recipient, Rendered
 from newsletter.project import Project
 from newsletter.recipients import Audience
+from newsletter.selection import Plan, select
 from newsletter.send.base import Sender
 from newsletter.send.outbox import OutboxSender
 
@@ -128,16 +131,117 @@ def _skip_bad_links(audience: Audience, rendered: Rendered) -> None:
         raise AudienceError(f"{audience.source}: no usable recipients ({len(audience.skipped)} rows skipped)")
 
 
+@contextlib.contextmanager
+def reading(db: Path) -> Iterator[Ledger | None]:
+    """The real ledger opened as `status` opens it, for a dry run or the question before a send to
+    read; None when it does not exist yet (nothing is created)."""
+    if not db.exists():
+        yield None
+        return
+    ledger = Ledger.for_reading(db)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def plan(
+    campaign: Campaign, ledger: Ledger | None, options: Options | None = None, *, retry_failed: bool = False
+) -> Plan:
+    """What a real send started now would do: who it skips and why, and how many get it this run."""
+    _same_issue(campaign, ledger)
+    chosen, _ = select(
+        campaign.audience,
+        campaign.slug,
+        ledger,
+        options or Options(),
+        campaign.date,
+        retry_failed=retry_failed,
+    )
+    return chosen
+
+
+def announcement(campaign: Campaign, chosen: Plan, file: Path, server: str) -> list[str]:
+    """What a real send says before it asks: the issue, its sender, whom it reaches now, the server."""
+    return [
+        f"issue:      {campaign.slug} ({file})",
+        f"subject:    {campaign.loaded.issue.subject}",
+        f"from:       {campaign.envelope.sender}",
+        f"audience:   {campaign.audience.source}",
+        f"recipients: {chosen.sentence()}",
+        f"server:     {server}",
+    ]
+
+
+def _same_issue(campaign: Campaign, ledger: Ledger | None) -> None:
+    """Refuse before counting, as the real send refuses before sending: the ledger's delivery under
+    this slug may be another issue's, whose recipients are no figures of this one."""
+    delivery = ledger.delivery(campaign.slug) if ledger is not None else None
+    if delivery is not None:
+        check_same_issue(delivery, campaign.loaded.issue.subject, str(campaign.source_path))
+
+
+@dataclass(frozen=True)
+class DryRun:
+    report: RunReport
+    outbox: OutboxSender
+    plan: Plan
+
+
 def dry_run(
     campaign: Campaign,
     outbox: Path,
     options: Options | None = None,
     interrupt: threading.Event | None = None,
-) -> tuple[RunReport, OutboxSender]:
-    """Every message built and written as .eml under `outbox/<slug>/`; no network, real ledger untouched."""
+    *,
+    ledger: Ledger | None = None,
+    retry_failed: bool = False,
+) -> DryRun:
+    """The messages a real send would send now, built and written as .eml under `outbox/<slug>/`.
+
+    Selected as the real send selects (`selection.select`) with the real `ledger` if there is one,
+    which is only read: nobody it would skip gets a file. No network.
+    """
+    options = options or Options()
+    _same_issue(campaign, ledger)
+    chosen, people = select(
+        campaign.audience, campaign.slug, ledger, options, campaign.date, retry_failed=retry_failed
+    )
     sender = OutboxSender(outbox / campaign.slug)
-    report = _throwaway(campaign, sender, campaign.audience, options or Options(), interrupt=interrupt)
-    return report, sender
+    sender.clear()
+    # The selection holds the limits already; the throwaway ledger knows nothing sent today.
+    unlimited = replace(options, limit=None, daily_limit=None)
+    report = _throwaway(campaign, sender, people, unlimited, interrupt=interrupt)
+    return DryRun(report, sender, chosen)
+
+
+@dataclass(frozen=True)
+class SendTestResult:
+    """A test send: its run, whose fields it was personalised with, and what became of each address."""
+
+    report: RunReport
+    persona: str  # 'the first audience row: An (an@example.org)'
+    outcomes: dict[str, Event]  # by address: the last of sent, failed, pending or unknown
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code
+
+    def lines(self) -> list[tuple[bool, str]]:
+        """One line per address, (True, line) for a problem; a server that could not be reached at
+        all is one line with the reason, as in a real send, not one per address."""
+        if self.report.stopped and not self.report.sent:
+            return [(True, f"{self.report.stopped}; the test was not sent")]
+        shown = []
+        for email, event in self.outcomes.items():
+            if event.kind == "sent":
+                shown.append((False, f"sent to {email}"))
+            else:
+                what = "failed" if event.kind == "failed" else "not sent"
+                shown.append((True, f"{what}: {email}: {event.reply}"))
+        if self.report.stopped:
+            shown.append((True, f"stopped early: {self.report.stopped}"))
+        return shown
 
 
 def send_test(
@@ -147,10 +251,16 @@ def send_test(
     options: Options | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
     interrupt: threading.Event | None = None,
-) -> RunReport:
-    """The issue to `addresses` only, subject prefixed [TEST], personalised as the first audience row."""
+) -> SendTestResult:
+    """The issue to `addresses` only, subject prefixed [TEST], personalised as the first audience row.
+
+    The message is addressed to the test address alone: the first row's names fill the merge
+    fields, not the To header, which would name a subscriber on a message to a colleague.
+    """
     first = campaign.audience.first
     assert first is not None  # prepare() refuses an audience without recipients
+    # As merge fields only: Recipient.merge_data() takes them from `fields` when the names are empty.
+    names = tuple((k, v) for k, v in (("first_name", first.first_name), ("name", first.name)) if v)
     people: dict[str, Recipient] = {}
     for address in addresses:
         try:
@@ -158,9 +268,27 @@ def send_test(
         except ValueError as e:
             raise AudienceError(f"--test {address}: not a valid address: {e}") from None
         # The same address twice (in any case) gets one message, as in the ledger.
-        people.setdefault(checked.lower(), replace(first, email=checked))
+        people.setdefault(checked.lower(), Recipient(checked, fields=(*first.fields, *names)))
+    outcomes: dict[str, Event] = {}
+
+    def record(event: Event) -> None:
+        if event.kind != "retry":
+            outcomes[event.email] = event
+        on_event(event)
+
     opts = replace(options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None)
-    return _throwaway(campaign, sender, list(people.values()), opts, on_event, interrupt)
+    report = _throwaway(campaign, sender, list(people.values()), opts, record, interrupt)
+    return SendTestResult(report, personalised_as(campaign), outcomes)
+
+
+def personalised_as(campaign: Campaign) -> str:
+    """Whose fields a test send is personalised with: 'the first audience row: An (an@example.org)'."""
+    first = campaign.audience.first
+    assert first is not None  # prepare() refuses an audience without recipients
+    who = first.name or first.first_name
+    return (
+        f"the first audience row: {who} ({first.email})" if who else f"the first audience row: {first.email}"
+    )
 
 
 def _throwaway(
@@ -193,9 +321,14 @@ def send(
     limiter: Limiter | None = None,
     on_event: Callable[[Event], None] = lambda _: None,
     interrupt: threading.Event | None = None,
+    retry_failed: bool = False,
 ) -> RunReport:
-    """The real send: start or resume the issue's delivery; only one process at a time per issue."""
-    lock = f"issue-{campaign.slug}"
+    """The real send: start or resume the issue's delivery; only one process at a time per issue.
+
+    `retry_failed` puts the recipients refused for good in earlier runs back to pending first (their
+    attempts and the server's last words stay recorded), for when the cause has been fixed.
+    """
+    lock = issue_lock(campaign.slug)
     with ledger.lock(lock) as mine:
         if not mine:
             raise BusyError(
@@ -205,6 +338,8 @@ def send(
             )
         if not campaign.snapshot(ledger, campaign.audience, clock()):
             _resume(campaign, ledger)
+        if retry_failed:
+            ledger.retry_failed(campaign.slug, clock())
         return deliver(
             campaign.composer(),
             sender,
@@ -261,3 +396,24 @@ def check_same_issue(delivery: Delivery, subject: str, source_path: str) -> None
         f"{delivery.subject!r}); {source_path} is a different issue: rename the file, e.g. {slug}-b.yaml, "
         "to send it. If it is the same issue moved and retitled, put back the subject it was sent with"
     )
+
+
+def next_step(report: RunReport, status_command: str) -> str:
+    """What will help now, after a real send: a rerun only when it would send someone something."""
+    c = report.counts
+    if c.open:
+        why = f"stopped early: {report.stopped}" if report.stopped else "some recipients are still due"
+        return f"{why}: run the same command again to send to the {c.open} still due"
+    if c.failed:
+        return (
+            f"{c.failed} failed for good (their mail server refused them; a rerun would not help): "
+            "`newsletter status --failed` lists them with the server's words; once the cause is fixed "
+            "(a full mailbox emptied, a rule of the relay changed), the same command with --retry-failed "
+            "sends to them again"
+        )
+    if c.unknown:
+        return (
+            f"{c.unknown} may or may not have it (the connection was lost twice after handing it over): "
+            f"`{status_command}` lists them; nobody is sent it a third time"
+        )
+    return "done: everyone still on the list has it"

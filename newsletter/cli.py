@@ -13,7 +13,7 @@ import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,17 +22,27 @@ from rich.table import Table
 
 from newsletter import approval, message
 from newsletter.archive import build as build_archive
-from newsletter.campaign import Campaign, audience_path, check_audience, prepare, send_test
+from newsletter.campaign import (
+    Campaign,
+    announcement,
+    audience_path,
+    check_audience,
+    next_step,
+    plan,
+    prepare,
+    reading,
+    send_test,
+)
 from newsletter.campaign import dry_run as dry_run_send
 from newsletter.campaign import send as send_campaign
 from newsletter.config import Settings, load_settings
-from newsletter.delivery import Event, Limiter, RunReport
+from newsletter.delivery import Event, Limiter, Options, RunReport
 from newsletter.dispatch import DispatchConfig
 from newsletter.dispatch import dispatch as run_dispatch
 from newsletter.errors import ConfigError, IssueError, LedgerError, NewsletterError, Problem
 from newsletter.interrupt import stop_on_signals
 from newsletter.issues import load as load_issue
-from newsletter.ledger import Ledger
+from newsletter.ledger import Counts, Ledger
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
 from newsletter.overview import overview
 from newsletter.preview import Preview, serve
@@ -41,6 +51,7 @@ from newsletter.recipients import Audience, check_address
 from newsletter.recipients import load as load_recipients
 from newsletter.render import GMAIL_CLIP_BYTES
 from newsletter.schedule import parse_time, timezone
+from newsletter.selection import figures, projected
 from newsletter.send.smtp import SMTPSender
 
 app = typer.Typer(
@@ -235,17 +246,18 @@ def _print_skipped(audience: Audience) -> None:
         )
 
 
-def _summary(report: RunReport, title: str, done: str = "sent") -> None:
-    c = report.counts
+def _table(title: str, cells: list[tuple[str, int]]) -> None:
     table = Table(title=title, show_header=True, header_style="bold")
-    for column in ("audience", done, "pending", "unknown", "failed", "skipped"):
+    for column, _ in cells:
         table.add_column(column, justify="right")
-    table.add_row(
-        *(str(v) for v in (c.audience, c.sent, c.pending + c.sending, c.unknown, c.failed, c.skipped))
-    )
+    table.add_row(*(str(value) for _, value in cells))
     _console().print(table)
+
+
+def _summary(report: RunReport, title: str) -> None:
+    _table(title, figures(report.counts))
     typer.echo(
-        f"this run: {report.sent} {done}, {report.failed} failed, {report.unknown} unknown, "
+        f"this run: {report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
         f"{report.retried} retries"
         + (f", {report.recovered} recovered from an interrupted run" if report.recovered else "")
     )
@@ -318,15 +330,22 @@ def send(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Send at most N messages this run.")
     ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Send again to those refused for good, once the cause is fixed."),
+    ] = False,
 ) -> None:
     """Send an issue: --dry-run to the outbox, --test to yourself, or for real to the whole audience.
 
     A real send can be stopped at any moment (Ctrl-C, a crash, a reboot): run the same command again
-    and only those who did not get it yet are sent it.
+    and only those who did not get it yet are sent it. A dry run selects as the real send would.
     """
     settings = _settings()
     project = _project(settings)
-    live = not dry_run and not test and not test_team
+    testing = bool(test) or test_team
+    if retry_failed and testing:
+        _err("--retry-failed is for the real send (or its --dry-run), not for a test send")
+        raise typer.Exit(EXIT_BAD_INPUT)
     with _user_errors():
         test_addresses = list(test or [])
         if test_team:
@@ -345,71 +364,106 @@ def send(
             now=dt.datetime.now(dt.UTC),
         )
     _print_skipped(campaign.audience)
-    people = campaign.audience.count
     with _user_errors():
         if dry_run:
-            _warn(settings.envelope_warnings())
-            with stop_on_signals(_say) as interrupt:
-                report, outbox = dry_run_send(campaign, settings.outbox, settings.options(), interrupt)
-            _summary(report, f"dry run of {campaign.slug}: nothing was sent", done="written")
-            typer.echo(
-                f"{outbox.count} messages, {outbox.bytes_written / 1024 / max(outbox.count, 1):.1f} KB each "
-                f"on average, written to {outbox.folder}/; {len(campaign.audience.skipped)} rows skipped"
-            )
-            again = f" --recipients {recipients}" if recipients else ""
-            typer.echo(f"next: newsletter send {file}{again} --test you@example.org, then without --test")
-            raise typer.Exit(EXIT_OK if report.exit_code == 0 else EXIT_FAILED)
+            _dry_run(campaign, settings, file, recipients, limit, retry_failed)
         sender = settings.smtp_sender()
-        if not live:
-            with stop_on_signals(_say) as interrupt:
-                report = send_test(campaign, sender, test_addresses, settings.options(), interrupt=interrupt)
-            _summary(report, f"test send of {campaign.slug} to {', '.join(test_addresses)}")
-            raise typer.Exit(report.exit_code)
+        if testing:
+            _test_send(campaign, sender, settings, test_addresses)
         approved = approval.gate(
             settings.db, campaign, timezone(settings.timezone), settings.require_approval
         )
-        subject = campaign.loaded.issue.subject
-        typer.echo(f"issue:      {campaign.slug} ({file})")
-        typer.echo(f"subject:    {subject}")
-        typer.echo(f"from:       {envelope.sender}")
-        typer.echo(f"recipients: {people} from {campaign.audience.source}")
-        typer.echo(f"server:     {sender.description}")
+        options = settings.options(limit)
+        with reading(settings.db) as known:
+            chosen = plan(campaign, known, options, retry_failed=retry_failed)
+        for line in announcement(campaign, chosen, file, sender.description):
+            typer.echo(line)
         if approved:
             typer.echo(f"approval:   {approved}")
         if not yes:
             if not sys.stdin.isatty():
                 _err("a real send asks for confirmation; pass --yes to send without asking (cron)")
                 raise typer.Exit(EXIT_BAD_INPUT)
-            typer.confirm(approval.confirmation(campaign, people), abort=True)
-        elif warning := approval.draft_warning(campaign, people):
+            typer.confirm(approval.confirmation(campaign, chosen.now), abort=True)
+        elif warning := approval.draft_warning(campaign, chosen.now):
             # On stdout with the summary it follows: stderr stays one line per error.
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
         ledger = Ledger(settings.db)
     try:
-        report = _send_live(campaign, sender, ledger, settings, limit, people)
+        report = _send_live(campaign, sender, ledger, settings, options, chosen.now, retry_failed)
     finally:
         ledger.close()
     for warning in campaign.warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     _summary(report, f"{campaign.slug}: delivery")
-    typer.echo(_next_step(report, f"newsletter status {file}"))
+    typer.echo(next_step(report, f"newsletter status {file}"))
     raise typer.Exit(report.exit_code)
 
 
+def _dry_run(
+    campaign: Campaign,
+    settings: Settings,
+    file: Path,
+    recipients: Path | None,
+    limit: int | None,
+    retry_failed: bool,
+) -> NoReturn:
+    """Write the messages the real send would send now; the real ledger is read, never written."""
+    _warn(settings.envelope_warnings())
+    with stop_on_signals(_say) as interrupt, reading(settings.db) as ledger:
+        done = dry_run_send(
+            campaign,
+            settings.outbox,
+            settings.options(limit),
+            interrupt,
+            ledger=ledger,
+            retry_failed=retry_failed,
+        )
+    outbox = done.outbox
+    _table(f"dry run of {campaign.slug}: nothing was sent", projected(done.plan, done.report.sent))
+    typer.echo(
+        f"a real send {done.plan.sentence()}; {outbox.count} messages written to {outbox.folder}/, "
+        f"{outbox.bytes_written / 1024 / max(outbox.count, 1):.1f} KB each on average"
+    )
+    again = f" --recipients {recipients}" if recipients else ""
+    typer.echo(f"next: newsletter send {file}{again} --test you@example.org, then without --test")
+    raise typer.Exit(EXIT_OK if done.report.exit_code == 0 else EXIT_FAILED)
+
+
+def _test_send(campaign: Campaign, sender: SMTPSender, settings: Settings, addresses: list[str]) -> NoReturn:
+    """Send the test, saying whose fields it carries and, for each address, what became of it."""
+    with stop_on_signals(_say) as interrupt:
+        result = send_test(campaign, sender, addresses, settings.options(), interrupt=interrupt)
+    typer.echo(f"test send of {campaign.slug}, personalised as {result.persona}")
+    for problem, line in result.lines():
+        if problem:
+            _err(line)
+        else:
+            typer.echo(line)
+    raise typer.Exit(result.exit_code)
+
+
 def _send_live(
-    campaign: Campaign, sender: SMTPSender, ledger: Ledger, settings: Settings, limit: int | None, people: int
+    campaign: Campaign,
+    sender: SMTPSender,
+    ledger: Ledger,
+    settings: Settings,
+    options: Options,
+    total: int,
+    retry_failed: bool,
 ) -> RunReport:
     """The real send under signal handling; a stop for bad settings or a broken ledger says what got out."""
     try:
-        with stop_on_signals(_say) as interrupt, _Progress(people, campaign.slug) as progress:
+        with stop_on_signals(_say) as interrupt, _Progress(total, campaign.slug) as progress:
             return send_campaign(
                 campaign,
                 sender,
                 ledger,
-                options=settings.options(limit),
+                options=options,
                 limiter=Limiter(settings.limiter_rate()),
                 on_event=progress,
                 interrupt=interrupt,
+                retry_failed=retry_failed,
             )
     except NewsletterError as e:
         for line in e.lines():
@@ -422,25 +476,6 @@ def _send_live(
                     f"command again to send to the {counts.open} still due (nobody gets it twice)"
                 )
         raise typer.Exit(EXIT_BAD_INPUT) from None
-
-
-def _next_step(report: RunReport, status_command: str) -> str:
-    """What will help now: a rerun only when it would send someone something."""
-    c = report.counts
-    if c.open:
-        why = f"stopped early: {report.stopped}" if report.stopped else "some recipients are still due"
-        return f"{why}: run the same command again to send to the {c.open} still due"
-    if c.failed:
-        return (
-            f"{c.failed} failed for good (their mail server refused them; a rerun would not help): "
-            f"`newsletter status --failed` lists them with the server's words"
-        )
-    if c.unknown:
-        return (
-            f"{c.unknown} may or may not have it (the connection was lost twice after handing it over): "
-            f"`{status_command}` lists them; nobody is sent it a third time"
-        )
-    return "done: everyone still on the list has it"
 
 
 @app.command(rich_help_panel="Send")
@@ -478,22 +513,19 @@ def _status(ledger: Ledger, file: Path | None, failed: bool, tz: dt.tzinfo) -> N
                     writer.writerow([slug, row.recipient.email, row.status, row.attempts, row.last_reply])
         return
     table = Table(show_header=True, header_style="bold")
-    for column in ("issue", "audience", "sent", "pending", "unknown", "failed", "skipped", "finished"):
-        table.add_column(column, justify="right" if column not in ("issue", "finished") else "left")
+    table.add_column("issue")
+    for column, _ in figures(Counts()):
+        table.add_column(column, justify="right")
+    table.add_column("finished")
     for slug in slugs:
         delivery = ledger.delivery(slug)
         if delivery is None:
             typer.echo(f"{slug}: not sent yet")
             continue
-        c = ledger.counts(slug)
         finished = (
             delivery.finished_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if delivery.finished_at else "-"
         )
-        table.add_row(
-            slug,
-            *(str(v) for v in (c.audience, c.sent, c.pending + c.sending, c.unknown, c.failed, c.skipped)),
-            finished,
-        )
+        table.add_row(slug, *(str(v) for _, v in figures(ledger.counts(slug))), finished)
     _console().print(table)
     for slug in slugs:
         for row in ledger.rows(slug, "failed"):

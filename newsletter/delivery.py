@@ -383,6 +383,20 @@ class _Run:
         return connection, used
 
 
+def run_budget(options: Options, sent_today: int) -> tuple[int | None, str]:
+    """How many messages a run may send (None: no cap) and which cap that is: 'limit' (--limit,
+    --max) or 'daily limit' (`sent_today` of them went out in the last 24 hours, over all issues).
+
+    The one rule for it: the dry run and the question before a send count with it too (`selection`).
+    """
+    budget, which = options.limit, "limit"
+    if options.daily_limit is not None:
+        left_today = max(0, options.daily_limit - sent_today)
+        if budget is None or left_today < budget:
+            budget, which = left_today, "daily limit"
+    return budget, which
+
+
 def _put(rows: queue.Queue[Row], row: Row, stopping: Callable[[], bool]) -> bool:
     """Queue a row, waiting for room; False (the row not queued) once the run is stopping."""
     while not stopping():
@@ -443,17 +457,12 @@ def deliver(
     report = RunReport(issue=issue)
     report.recovered = ledger.recover(issue, clock())
     ledger.skip_suppressed(issue, clock())
-    budget = options.limit
-    if options.daily_limit is not None:
-        left_today = max(0, options.daily_limit - ledger.sent_since(clock() - dt.timedelta(days=1)))
-        if budget is None or left_today < budget:
-            budget = left_today
-            if left_today < ledger.counts(issue).open:
-                report.stopped = "daily limit"
+    sent_today = ledger.sent_since(clock() - dt.timedelta(days=1)) if options.daily_limit is not None else 0
+    budget, limited_by = run_budget(options, sent_today)
     due = ledger.count_due(issue)
     total = due if budget is None else min(due, budget)
-    if budget is not None and report.stopped is None and budget < due:
-        report.stopped = "limit"
+    if budget is not None and budget < due:
+        report.stopped = limited_by
     run = _Run(
         composer.with_subject_prefix(options.subject_prefix),
         sender,

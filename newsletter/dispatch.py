@@ -263,7 +263,7 @@ def _counts(counts: Counts) -> dict[str, int]:
         "pending": counts.pending + counts.sending,
         "unknown": counts.unknown,
         "failed": counts.failed,
-        "skipped": counts.skipped,
+        "suppressed": counts.skipped,
     }
 
 
@@ -281,7 +281,7 @@ def report_message(
         f"Sent:      {counts.sent}",
         f"Failed:    {counts.failed}",
         f"Unknown:   {counts.unknown}",
-        f"Skipped:   {counts.skipped} (suppressed)",
+        f"Suppressed: {counts.skipped}",
     ]
     if failed:
         lines += ["", "Failed addresses (fix or remove them in the audience file):"]

@@ -26,14 +26,14 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from newsletter.errors import LedgerError
 from newsletter.ledger_file import LedgerFile, why_unwritable
-from newsletter.lock import Holder, hold, holder, lock_path
+from newsletter.lock import Holder, held, hold, holder, lock_path
 from newsletter.model import Recipient
 
 STATUSES = ("pending", "sending", "sent", "failed", "unknown", "skipped")
@@ -161,6 +161,10 @@ class Ledger:
         """Who holds the lock `name`, as far as its lock file says."""
         return holder(lock_path(self.path, name))
 
+    def locked(self, name: str) -> bool:
+        """Whether a process holds the lock `name` right now (a run is sending, for `status`)."""
+        return held(lock_path(self.path, name))
+
     # -- notes -----------------------------------------------------------------------------------
 
     def note(self, key: str) -> str | None:
@@ -286,6 +290,17 @@ class Ledger:
         "FROM recipients WHERE issue = ? AND (status = 'pending' OR (status = 'unknown' AND ambiguous = 1)) "
         "AND email_key NOT IN (SELECT email_key FROM suppressions)"
     )
+    # What the next run will do with each row, read without changing anything: as recover(),
+    # retry_failed() (when the parameter is 1) and skip_suppressed() will leave it, then `_DUE`.
+    # One of: sent, suppressed, failed, retry (a failed row put back), due, doubt (resent once).
+    _OUTLOOK = (
+        "CASE WHEN status = 'sent' THEN 'sent' WHEN status = 'skipped' THEN 'suppressed' "
+        "WHEN status = 'failed' AND NOT ? THEN 'failed' "
+        "WHEN email_key IN (SELECT email_key FROM suppressions) THEN 'suppressed' "
+        "WHEN status = 'failed' THEN 'retry' "
+        "WHEN status = 'pending' OR (status = 'unknown' AND ambiguous = 1) "
+        "OR (status = 'sending' AND ambiguous = 0) THEN 'due' ELSE 'doubt' END"
+    )
 
     def due(self, issue: str, limit: int | None = None, *, after: int = -1) -> list[Row]:
         """Who gets the issue in this run: pending rows, and unknown ones not yet resent, in order.
@@ -294,38 +309,55 @@ class Ledger:
         left for a person to check, so nobody gets more than one extra copy. `after` and `limit` page
         through a large audience by position.
         """
-        sql = (
-            "SELECT position, email, first_name, name, fields, status, attempts, ambiguous, message_id, "
-            f"last_reply, sent_at {self._DUE} AND position > ? ORDER BY position"
-        )
-        args: list[object] = [issue, after]
+        return self._page(self._DUE, [issue], after, limit)
+
+    def _page(self, where: str, args: list[object], after: int, limit: int | None) -> list[Row]:
+        sql = f"SELECT {_COLUMNS} {where} AND position > ? ORDER BY position"
         if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [_row(r) for r in self._query(sql, args)]
+            sql += f" LIMIT {int(limit)}"
+        return [_row(r) for r in self._query(sql, [*args, after])]
 
     def due_pages(self, issue: str, limit: int | None = None, page: int = 500) -> Iterator[list[Row]]:
         """`due` a page at a time, so a large delivery never holds every row in memory."""
-        left = limit
-        after = -1
-        while left is None or left > 0:
-            rows = self.due(issue, page if left is None else min(page, left), after=after)
-            if not rows:
-                return
-            yield rows
-            after = rows[-1].position
-            if left is not None:
-                left -= len(rows)
+        return _pages(lambda after, n: self.due(issue, n, after=after), limit, page)
 
     def count_due(self, issue: str) -> int:
         ((n,),) = self._query(f"SELECT count(*) {self._DUE}", (issue,))
         return int(n)
 
-    def rows(self, issue: str, status: str | None = None) -> list[Row]:
-        sql = (
-            "SELECT position, email, first_name, name, fields, status, attempts, ambiguous, message_id, "
-            "last_reply, sent_at FROM recipients WHERE issue = ?"
+    def outlook(self, issue: str, *, retry_failed: bool = False) -> dict[str, int]:
+        """How many rows of the delivery the next run finds in each `_OUTLOOK` class."""
+        rows = self._query(
+            f"SELECT {self._OUTLOOK} AS next, count(*) FROM recipients WHERE issue = ? GROUP BY next",  # noqa: S608
+            (int(retry_failed), issue),
         )
+        return {str(kind): int(n) for kind, n in rows}
+
+    def upcoming(self, issue: str, limit: int, *, retry_failed: bool = False) -> Iterator[Row]:
+        """The first `limit` rows the next run will send to, in its order, read a page at a time."""
+        where = f"FROM recipients WHERE issue = ? AND {self._OUTLOOK} IN ('due', 'retry')"
+        pages = _pages(lambda after, n: self._page(where, [issue, int(retry_failed)], after, n), limit)
+        for page in pages:
+            yield from page
+
+    def retry_failed(self, issue: str, now: dt.datetime) -> int:
+        """Put the failed rows back to pending, their attempts and last reply kept; how many.
+
+        For when the cause of a final refusal was fixed (a full mailbox emptied, a relay's rule). The
+        delivery is open again until they are sent: it gets a new finish time.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE recipients SET status = 'pending', updated_at = ? "
+                "WHERE issue = ? AND status = 'failed'",
+                (_iso(now), issue),
+            )
+            if cur.rowcount:
+                db.execute("UPDATE deliveries SET finished_at = NULL WHERE issue = ?", (issue,))
+            return cur.rowcount
+
+    def rows(self, issue: str, status: str | None = None) -> list[Row]:
+        sql = f"SELECT {_COLUMNS} FROM recipients WHERE issue = ?"  # noqa: S608 - fixed words only
         args: list[object] = [issue]
         if status:
             sql += " AND status = ?"
@@ -429,8 +461,30 @@ class Ledger:
         rows = self._query("SELECT email, reason, added_at FROM suppressions ORDER BY email_key")
         return [(str(a), str(b), str(c)) for a, b, c in rows]
 
+    def suppressed_keys(self) -> set[str]:
+        """The suppressed addresses as the audience is keyed (lower case)."""
+        return {str(k) for (k,) in self._query("SELECT email_key FROM suppressions")}
+
     def is_suppressed(self, email: str) -> bool:
         return bool(self._query("SELECT 1 FROM suppressions WHERE email_key = ?", (email.lower(),)))
+
+
+_COLUMNS = (
+    "position, email, first_name, name, fields, status, attempts, ambiguous, message_id, last_reply, sent_at"
+)
+
+
+def _pages(fetch: Callable[[int, int], list[Row]], limit: int | None, page: int = 500) -> Iterator[list[Row]]:
+    """Rows a page at a time by position (`fetch(after, n)`), `limit` of them at most."""
+    left, after = limit, -1
+    while left is None or left > 0:
+        rows = fetch(after, page if left is None else min(page, left))
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].position
+        if left is not None:
+            left -= len(rows)
 
 
 def _row(r: tuple[object, ...]) -> Row:

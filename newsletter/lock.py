@@ -69,9 +69,7 @@ def hold(path: Path) -> Iterator[bool]:
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _take(fd):
             yield False
             return
         try:
@@ -84,6 +82,49 @@ def hold(path: Path) -> Iterator[bool]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+# A probe by `held` shares the lock for a moment: a few tries over 0.1 s wait it out, so a send that
+# starts while `status` looks is not refused as if another send held the issue.
+_TRIES, _PAUSE = 5, 0.025
+
+
+def _take(fd: int) -> bool:
+    """Take the lock without waiting for a holder; False when another process holds it."""
+    for attempt in range(_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < _TRIES:
+                time.sleep(_PAUSE)
+    return False
+
+
+def held(path: Path) -> bool:
+    """Whether a process holds the lock file `path` right now (a send or a dispatch is running).
+
+    Asked of the kernel, by sharing the lock for a moment, not read from the file: a holder killed by
+    SIGKILL leaves its words in the file, but never the lock.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: nobody ever took it, or it is not ours to read
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def issue_lock(slug: str) -> str:
+    """The name of the lock a send of the issue `slug` holds (see `Ledger.lock`)."""
+    return f"issue-{slug}"
 
 
 def _write_holder(fd: int) -> None:

@@ -1,13 +1,21 @@
-"""Where every issue stands, for `newsletter status`: draft, scheduled, due, missed, sending or sent."""
+"""Where every issue stands, for `newsletter status`: draft, scheduled, due, missed, sending,
+incomplete, sent or failed.
+
+A state says what is true now: `sending` only while a run holds the issue's lock (a send that was
+stopped or killed is `incomplete`, with the command that continues it), and a delivery that reached
+nobody because every recipient was refused is `failed`, not `sent`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from newsletter import issues
 from newsletter.errors import NewsletterError
 from newsletter.ledger import Counts, Ledger
+from newsletter.lock import issue_lock
 from newsletter.model import Issue
 from newsletter.project import Project
 from newsletter.schedule import describe, reached, send_time
@@ -18,7 +26,7 @@ DEFAULT_WINDOW = dt.timedelta(days=7)
 @dataclass(frozen=True)
 class IssueState:
     slug: str
-    state: str  # draft, scheduled, due, missed, sending, sent, invalid
+    state: str  # draft, scheduled, due, missed, sending, incomplete, sent, failed, invalid
     subject: str
     due: dt.datetime | None
     counts: Counts | None
@@ -49,10 +57,11 @@ def overview(
             states.append(IssueState(slug, "invalid", "", None, None, None, e.lines()[0]))
             continue
         assert issue is not None
-        states.append(_state(slug, issue.subject, issue, ledger, tz, now, window))
+        states.append(_state(slug, issue.subject, issue, path, ledger, tz, now, window))
     for delivery in ledger.deliveries() if ledger else []:
         if delivery.issue not in seen:
-            states.append(_state(delivery.issue, delivery.subject, None, ledger, tz, now, window))
+            source = Path(delivery.source_path) if delivery.source_path else None
+            states.append(_state(delivery.issue, delivery.subject, None, source, ledger, tz, now, window))
     return states
 
 
@@ -60,6 +69,7 @@ def _state(
     slug: str,
     subject: str,
     issue: Issue | None,
+    path: Path | None,
     ledger: Ledger | None,
     tz: dt.tzinfo,
     now: dt.datetime,
@@ -69,8 +79,8 @@ def _state(
     due = send_time(issue, tz) if issue else None
     if delivery is not None and ledger is not None:
         counts = ledger.counts(slug)
-        state = "sent" if counts.complete else "sending"
-        return IssueState(slug, state, subject, due, counts, delivery.finished_at)
+        state, note = _progress(slug, issue, path, counts, ledger, due, now)
+        return IssueState(slug, state, subject, due, counts, delivery.finished_at, note)
     if issue is None or issue.status == "draft":
         return IssueState(slug, "draft", subject, due, None, None)
     if due is not None and not reached(now - window, due):
@@ -81,3 +91,27 @@ def _state(
         return IssueState(slug, "missed", subject, due, None, None, note)
     state = "due" if due is not None and reached(due, now) else "scheduled"
     return IssueState(slug, state, subject, due, None, None)
+
+
+def _progress(
+    slug: str,
+    issue: Issue | None,
+    path: Path | None,
+    counts: Counts,
+    ledger: Ledger,
+    due: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[str, str]:
+    """The state of a delivery the ledger has, and what to do about it."""
+    if counts.complete:
+        if counts.sent == 0 and counts.failed:
+            listed = f"newsletter status {path} --failed" if path else "newsletter status --failed"
+            return "failed", f"every recipient was refused: {listed} says why"
+        return "sent", ""
+    if ledger.locked(issue_lock(slug)):
+        return "sending", ""
+    if issue is not None and issue.status == "ready" and due is not None:
+        when = "at its next run" if reached(due, now) else "at its first run after send_at"
+        return "incomplete", f"dispatch continues it {when}"
+    command = f"newsletter send {path}" if path else "newsletter send with its issue file"
+    return "incomplete", f"to continue: {command}"

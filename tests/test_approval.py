@@ -162,7 +162,7 @@ def test_the_question_names_a_draft_and_asks_plainly_for_a_ready_issue(tmp_path:
     assert approval.draft_warning(draft, 2) is not None
     ready_file = copy_sample(tmp_path, "2026-01", send_at="2026-01-20T09:00")
     ready = prepare(project, ready_file, ENVELOPE, recipients_file=audience, default_recipients=None, now=T0)
-    assert approval.confirmation(ready, 2) == "Send 2026-01 to 2 people?"
+    assert approval.confirmation(ready, 2) == "Send 2026-01 to 2 people now?"
     assert approval.draft_warning(ready, 2) is None
 
 

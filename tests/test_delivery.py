@@ -414,7 +414,8 @@ def test_changed_issue_warns_and_sends_only_to_who_is_left(project_dir: Path) ->
 
 def test_dry_run_writes_every_message_and_leaves_no_ledger(project_dir: Path) -> None:
     prepared = _campaign(project_dir, "email;first_name\nan@example.org;An\nbert@example.org;Bert\n")
-    report, outbox = campaign.dry_run(prepared, project_dir / "outbox")
+    done = campaign.dry_run(prepared, project_dir / "outbox")
+    report, outbox = done.report, done.outbox
     assert report.sent == 2
     files = sorted((project_dir / "outbox" / "2026-01").iterdir())
     assert [f.name for f in files] == ["000001-an@example.org.eml", "000002-bert@example.org.eml"]

@@ -325,7 +325,7 @@ def test_command_says_nothing_is_due_before_send_at_then_sends_everyone_once(cli
     assert logged(due, "start")[0].endswith("start 2026-01 recipients=4")
     assert len(logged(due, "sent")) == 4
     assert logged(due, "complete")[0].endswith(
-        "complete 2026-01 audience=4 sent=4 pending=0 unknown=0 failed=0 skipped=0"
+        "complete 2026-01 audience=4 sent=4 pending=0 unknown=0 failed=0 suppressed=0"
     )
     assert "nothing is due" not in due.stdout
 
@@ -570,7 +570,7 @@ def test_json_prints_one_json_object_per_line_with_an_event(cli: Cli) -> None:
     }
 
 
-def test_status_lists_draft_scheduled_sending_and_sent_issues(cli: Cli) -> None:
+def test_status_lists_draft_scheduled_incomplete_and_sent_issues(cli: Cli) -> None:
     write_audience(cli.folder, audience(2, "jan"), "januari.csv")
     write_audience(cli.folder, audience(3, "feb"), "februari.csv")
     # 2026-01 is the sample issue as it is: a draft.
@@ -591,7 +591,16 @@ def test_status_lists_draft_scheduled_sending_and_sent_issues(cli: Cli) -> None:
     assert list(table) == ["2026-01", "2026-02", "2026-03", "2099-01"]
     assert table["2026-01"][1:7] == ["draft", "-", "", "", "", ""]
     assert table["2099-01"][1:7] == ["scheduled", "2099-01-06 09:30", "", "", "", ""]
-    assert table["2026-03"][1:7] == ["sending", "2026-03-17 09:00", "1/3", "2", "0", "0"]
+    # Stopped by --max and no run holds it: not "sending", and dispatch goes on with it by itself.
+    assert table["2026-03"][1:8] == [
+        "incomplete",
+        "2026-03-17 09:00",
+        "1/3",
+        "2",
+        "0",
+        "0",
+        "dispatch continues it at its next run",
+    ]
     assert table["2026-02"][1] == "sent"
     assert table["2026-02"][2].startswith("2026-03-20 09:")  # when it was finished
     assert table["2026-02"][3:7] == ["2/2", "0", "0", "0"]

@@ -57,7 +57,7 @@ def test_dry_run_skips_a_row_whose_link_value_is_no_link_naming_its_line(cli: Cl
     assert result.returncode == 0, result.stderr
     assert "skipped leden.csv:3: eve@example.org: {{ website }} is the address of a link" in result.stderr
     assert "skipped leden.csv:5: dora@example.org: {{ website }} is the address of a link" in result.stderr
-    assert "2 rows skipped" in result.stdout
+    assert "2 invalid rows" in result.stdout
     files = sorted((cli.folder / "outbox" / "2026-01").glob("*.eml"))
     assert [f.name.split("-", 1)[1] for f in files] == ["an@example.org.eml", "bert@example.org.eml"]
     for path in files:

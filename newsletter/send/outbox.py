@@ -9,6 +9,8 @@ from pathlib import Path
 
 from newsletter.send.base import Reply
 
+_WRITTEN = re.compile(r"[0-9]{6}-[A-Za-z0-9@._+_-]+\.eml")  # the names OutboxConnection.send gives
+
 
 @dataclass
 class OutboxSender:
@@ -20,6 +22,18 @@ class OutboxSender:
     @property
     def description(self) -> str:
         return f"outbox {self.folder}"
+
+    def clear(self) -> int:
+        """Delete the messages an earlier dry run wrote to the folder; how many.
+
+        Left there, they would show people this run writes nothing for (who got the issue since,
+        who was suppressed since) as if they were to be sent it. Only files named as this sender
+        names them are deleted.
+        """
+        old = [f for f in self.folder.glob("*.eml") if _WRITTEN.fullmatch(f.name)]
+        for file in old:
+            file.unlink(missing_ok=True)
+        return len(old)
 
     def connect(self) -> OutboxConnection:
         self.folder.mkdir(parents=True, exist_ok=True)

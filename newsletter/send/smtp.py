@@ -253,7 +253,9 @@ class SMTPSender:
             raise SendError(f"{where} refused us: {e.smtp_code} {_text(e.smtp_error)}") from None
         except (smtplib.SMTPException, OSError) as e:
             _close(smtp)
-            raise Temporary(Reply(0, f"cannot connect to {where}: {e}"), connection_lost=True) from None
+            # "Connection refused", as people know it, rather than "[Errno 111] Connection refused".
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise Temporary(Reply(0, f"cannot connect to {where}: {why}"), connection_lost=True) from None
         except BaseException:
             _close(smtp)
             raise
