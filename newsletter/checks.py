@@ -37,7 +37,7 @@ def address_setting(name: str, value: str, *, display_name: bool = True, example
     `display_name`), as it goes into the headers: the domain normalised, the name quoted as needed."""
     _refuse_controls(name, value)
     example = example or (
-        "POM Limburg <nieuwsbrief@example.org>" if display_name else "uitschrijven@example.org"
+        "Newsletter <newsletter@example.org>" if display_name else "unsubscribe@example.org"
     )
     addresses = _parse_addresses(value)
     if addresses is not None and len(addresses) > 1:

@@ -22,7 +22,7 @@ from newsletter.schedule import DEFAULT_TIMEZONE, parse_duration
 from newsletter.send.smtp import Security, SMTPSender
 
 # What a local render uses when sending is not configured yet: clearly example addresses.
-EXAMPLE_SENDER = "Nieuwsbrief <nieuwsbrief@example.org>"
+EXAMPLE_SENDER = "Newsletter <newsletter@example.org>"
 EXAMPLE_UNSUBSCRIBE_URL = "https://example.org/unsubscribe?token={token}"
 
 

@@ -118,7 +118,7 @@ def check_expressions(text: str) -> str | None:
         return None
     return (
         f"cannot understand merge field {bad.group(0)!r}; write {{{{ first_name }}}} or "
-        f"{{{{ first_name | default('lezer') }}}}"
+        f"{{{{ first_name | default('reader') }}}}"
     )
 
 

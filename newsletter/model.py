@@ -92,7 +92,7 @@ def _image_src(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_text)]
-"""Markdown or plain text; may hold merge fields such as {{ first_name | default('lezer') }}."""
+"""Markdown or plain text; may hold merge fields such as {{ first_name | default('reader') }}."""
 Required = Annotated[str, AfterValidator(_nonempty_text)]
 HeaderText = Annotated[str, AfterValidator(_header_text)]
 Url = Annotated[str, AfterValidator(_url)]

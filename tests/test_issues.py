@@ -371,7 +371,7 @@ def test_malformed_merge_field_is_refused(tmp_path: Path, field: str) -> None:
         "sections[0].body",
     )
     assert problem.message.startswith("cannot understand merge field")
-    assert "write {{ first_name }} or {{ first_name | default('lezer') }}" in problem.message
+    assert "write {{ first_name }} or {{ first_name | default('reader') }}" in problem.message
 
 
 def test_malformed_merge_field_in_the_subject_is_refused(tmp_path: Path) -> None:

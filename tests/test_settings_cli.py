@@ -103,7 +103,7 @@ def test_a_bad_setting_message_says_how_to_write_it(cli: Cli) -> None:
     _, _, port = _send(cli, NEWSLETTER_SMTP_PORT="0")
     assert "from 1 to 65535" in port
     _, _, sender = _send(cli, NEWSLETTER_FROM="not-an-address")
-    assert "write e.g. POM Limburg <nieuwsbrief@example.org>" in sender
+    assert "write e.g. Newsletter <newsletter@example.org>" in sender
     _, _, url = _send(cli, NEWSLETTER_UNSUBSCRIBE_URL="https://example.org/u?e={email}")
     assert "{token}" in url
     _, _, ca = _send(cli, NEWSLETTER_SMTP_CA_FILE="not-pem.crt")
