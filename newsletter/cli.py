@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter import approval, message
+from newsletter import __version__, approval, message
 from newsletter.archive import build as build_archive
 from newsletter.campaign import (
     Campaign,
@@ -66,6 +66,23 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"newsletter {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Write the monthly newsletter as a file, preview it, test it, and deliver it to every subscriber
+    exactly once."""
 
 
 def _err(line: str) -> None:

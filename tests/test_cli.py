@@ -216,3 +216,11 @@ def test_validate_warns_when_gmail_would_clip_the_email(project_dir: Path) -> No
     result = newsletter("validate", "issues/lang.yaml", cwd=project_dir)
     assert result.returncode == 0, result.stderr
     assert "over Gmail's 102 KB" in result.stdout + result.stderr
+
+
+def test_version_prints_the_package_version_and_exits_0(tmp_path: Path) -> None:
+    from newsletter import __version__
+
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"newsletter {__version__}\n"
