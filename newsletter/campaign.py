@@ -81,12 +81,9 @@ class Campaign:
 
 def audience_path(loaded: LoadedIssue, given: Path | None, default: Path | None) -> Path:
     """--recipients, else the issue's `audience` (relative to the issue file), else the setting."""
-    if given is not None:
-        return given
-    if loaded.issue.audience:
-        return loaded.path.parent / loaded.issue.audience
-    if default is not None:
-        return default
+    chosen = given or loaded.audience_file or default
+    if chosen is not None:
+        return chosen
     raise AudienceError(
         "no recipients: pass --recipients FILE.csv, add `audience:` to the issue or set NEWSLETTER_RECIPIENTS"
     )
