@@ -13,49 +13,33 @@ import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from newsletter import __version__, approval, message
-from newsletter.archive import build as build_archive
-from newsletter.campaign import (
-    Campaign,
-    announcement,
-    audience_path,
-    check_audience,
-    next_step,
-    plan,
-    prepare,
-    reading,
-    send_test,
-)
-from newsletter.campaign import dry_run as dry_run_send
-from newsletter.campaign import send as send_campaign
-from newsletter.config import Settings, load_settings
-from newsletter.delivery import Event, Limiter, Options, RunReport
-from newsletter.dispatch import DispatchConfig
-from newsletter.dispatch import dispatch as run_dispatch
+from newsletter import __version__
+from newsletter.cli_help import PlainCommand, PlainGroup
 from newsletter.errors import ConfigError, IssueError, LedgerError, NewsletterError, Problem
-from newsletter.interrupt import stop_on_signals
-from newsletter.issues import load as load_issue
-from newsletter.ledger import Counts, Ledger
-from newsletter.model import SAMPLE_RECIPIENT, Issue, Recipient
-from newsletter.overview import overview
-from newsletter.preview import Preview, serve
-from newsletter.project import Project
-from newsletter.recipients import Audience, check_address
-from newsletter.recipients import load as load_recipients
-from newsletter.render import GMAIL_CLIP_BYTES
-from newsletter.schedule import parse_time, timezone
-from newsletter.selection import figures, projected
-from newsletter.send.smtp import SMTPSender
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from newsletter.campaign import (
+        Campaign,
+    )
+    from newsletter.config import Settings
+    from newsletter.delivery import Event, Options, RunReport
+    from newsletter.issues import LoadedIssue
+    from newsletter.ledger import Ledger
+    from newsletter.model import Recipient, Rendered
+    from newsletter.project import Project
+    from newsletter.recipients import Audience
+    from newsletter.send.smtp import SMTPSender
 
 app = typer.Typer(
     name="newsletter",
+    cls=PlainGroup,
     help=(
         "Write the monthly newsletter as a file, preview it, test it, and deliver it to every "
         "subscriber exactly once."
@@ -63,6 +47,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -105,11 +90,15 @@ def _user_errors() -> Iterator[None]:
 
 
 def _settings() -> Settings:
+    from newsletter.config import load_settings
+
     with _user_errors():
         return load_settings()
 
 
 def _project(settings: Settings) -> Project:
+    from newsletter.project import Project
+
     return Project(
         issues_dir=settings.issues_dir,
         layouts_dir=settings.layouts_dir,
@@ -122,7 +111,7 @@ Files = Annotated[list[Path], typer.Argument(help="Issue files, e.g. issues/2026
 File = Annotated[Path, typer.Argument(help="An issue file, e.g. issues/2026-01.yaml.")]
 
 
-@app.command(rich_help_panel="Write")
+@app.command(cls=PlainCommand, rich_help_panel="Write")
 def validate(
     files: Files,
     recipients: Annotated[
@@ -133,12 +122,14 @@ def validate(
     ] = None,
 ) -> None:
     """Check issue files: every mistake with its file, line and field. Exit 2 if any."""
+    from newsletter.render import GMAIL_CLIP_BYTES
+
     project = _project(_settings())
     failed = False
     for path in files:
         try:
             loaded, rendered = project.render(path, audience=True)
-            audience = check_audience(loaded, rendered, recipients) if recipients else None
+            audience = _audience_of(loaded, rendered, recipients) if recipients else None
         except NewsletterError as e:
             failed = True
             for line in e.lines():
@@ -166,12 +157,25 @@ def validate(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@app.command(rich_help_panel="Write")
+def _audience_of(loaded: LoadedIssue, rendered: Rendered, recipients: Path) -> Audience:
+    # The campaign module brings the sending code; only `validate --recipients` needs it.
+    from newsletter.campaign import check_audience
+
+    return check_audience(loaded, rendered, recipients)
+
+
+@app.command(cls=PlainCommand, rich_help_panel="Write")
 def render(
     file: File,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")] = Path("build"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="FOLDER", help="Folder for the results.")
+    ] = Path("build"),
 ) -> None:
     """Render an issue to OUT/<slug>.html, .txt and .eml (the whole message for a sample reader)."""
+    from newsletter import message
+    from newsletter.model import SAMPLE_RECIPIENT
+    from newsletter.render import GMAIL_CLIP_BYTES
+
     settings = _settings()
     project = _project(settings)
     with _user_errors():
@@ -211,7 +215,7 @@ def _warn(lines: list[str]) -> None:
         typer.secho(f"warning: {line} (a real send refuses it)", fg=typer.colors.YELLOW, err=True)
 
 
-@app.command(rich_help_panel="Write")
+@app.command(cls=PlainCommand, rich_help_panel="Write")
 def new(
     slug: Annotated[str, typer.Argument(help="The new issue's name, e.g. 2026-02.")],
     from_: Annotated[
@@ -225,7 +229,7 @@ def new(
     typer.echo(f"created {path} (status: draft); preview it with: newsletter preview {path}")
 
 
-@app.command(rich_help_panel="Write")
+@app.command(cls=PlainCommand, rich_help_panel="Write")
 def schema(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Where to write it; '-' for standard output.")
@@ -245,6 +249,8 @@ def schema(
 
 
 def issue_schema() -> str:
+    from newsletter.model import Issue
+
     document = Issue.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "Newsletter issue"
@@ -264,6 +270,8 @@ def _print_skipped(audience: Audience) -> None:
 
 
 def _table(title: str, cells: list[tuple[str, int]]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_header=True, header_style="bold")
     for column, _ in cells:
         table.add_column(column, justify="right")
@@ -272,6 +280,8 @@ def _table(title: str, cells: list[tuple[str, int]]) -> None:
 
 
 def _summary(report: RunReport, title: str) -> None:
+    from newsletter.selection import figures
+
     _table(title, figures(report.counts))
     typer.echo(
         f"this run: {report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
@@ -284,6 +294,8 @@ def _summary(report: RunReport, title: str) -> None:
 
 def _console() -> Console:
     # Piped into a log file, rich would squeeze tables to 80 columns.
+    from rich.console import Console
+
     return Console() if sys.stdout.isatty() else Console(width=120)
 
 
@@ -291,6 +303,8 @@ class _Progress:
     """A progress bar on a terminal; one plain line per message otherwise (cron mail, log files)."""
 
     def __init__(self, total: int, label: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         self.tty = sys.stdout.isatty()
         self.progress: Progress | None = None
         if self.tty and total:
@@ -323,7 +337,7 @@ class _Progress:
         typer.echo(f"{stamp} {event.kind:7} {event.email} {event.reply}".rstrip())
 
 
-@app.command(rich_help_panel="Send")
+@app.command(cls=PlainCommand, rich_help_panel="Send")
 def send(
     file: File,
     recipients: Annotated[
@@ -335,7 +349,11 @@ def send(
     ] = False,
     test: Annotated[
         list[str] | None,
-        typer.Option("--test", help="Send only to this address, subject prefixed [TEST]; repeatable."),
+        typer.Option(
+            "--test",
+            metavar="ADDRESS",
+            help="Send only to this address, subject prefixed [TEST]; repeatable.",
+        ),
     ] = None,
     test_team: Annotated[
         bool,
@@ -357,6 +375,11 @@ def send(
     A real send can be stopped at any moment (Ctrl-C, a crash, a reboot): run the same command again
     and only those who did not get it yet are sent it. A dry run selects as the real send would.
     """
+    from newsletter import approval
+    from newsletter.campaign import announcement, next_step, plan, prepare, reading
+    from newsletter.ledger import Ledger
+    from newsletter.schedule import timezone
+
     settings = _settings()
     project = _project(settings)
     testing = bool(test) or test_team
@@ -426,6 +449,11 @@ def _dry_run(
     retry_failed: bool,
 ) -> NoReturn:
     """Write the messages the real send would send now; the real ledger is read, never written."""
+    from newsletter.campaign import dry_run as dry_run_send
+    from newsletter.campaign import reading
+    from newsletter.interrupt import stop_on_signals
+    from newsletter.selection import projected
+
     _warn(settings.envelope_warnings())
     with stop_on_signals(_say) as interrupt, reading(settings.db) as ledger:
         done = dry_run_send(
@@ -449,6 +477,9 @@ def _dry_run(
 
 def _test_send(campaign: Campaign, sender: SMTPSender, settings: Settings, addresses: list[str]) -> NoReturn:
     """Send the test, saying whose fields it carries and, for each address, what became of it."""
+    from newsletter.campaign import send_test
+    from newsletter.interrupt import stop_on_signals
+
     with stop_on_signals(_say) as interrupt:
         result = send_test(campaign, sender, addresses, settings.options(), interrupt=interrupt)
     typer.echo(f"test send of {campaign.slug}, personalised as {result.persona}")
@@ -470,6 +501,10 @@ def _send_live(
     retry_failed: bool,
 ) -> RunReport:
     """The real send under signal handling; a stop for bad settings or a broken ledger says what got out."""
+    from newsletter.campaign import send as send_campaign
+    from newsletter.delivery import Limiter
+    from newsletter.interrupt import stop_on_signals
+
     try:
         with stop_on_signals(_say) as interrupt, _Progress(total, campaign.slug) as progress:
             return send_campaign(
@@ -495,7 +530,7 @@ def _send_live(
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-@app.command(rich_help_panel="Send")
+@app.command(cls=PlainCommand, rich_help_panel="Send")
 def status(
     file: Annotated[
         Path | None, typer.Argument(help="An issue file; every issue, draft to sent, if omitted.")
@@ -503,6 +538,9 @@ def status(
     failed: Annotated[bool, typer.Option("--failed", help="Print the failed addresses as CSV.")] = False,
 ) -> None:
     """Who got an issue and who did not, and why; without FILE, where every issue stands."""
+    from newsletter.ledger import Ledger
+    from newsletter.schedule import timezone
+
     settings = _settings()
     if file is None and not failed:
         _overview(settings)
@@ -520,6 +558,11 @@ def status(
 
 
 def _status(ledger: Ledger, file: Path | None, failed: bool, tz: dt.tzinfo) -> None:
+    from rich.table import Table
+
+    from newsletter.ledger import Counts
+    from newsletter.selection import figures
+
     slugs = [file.stem] if file else [d.issue for d in ledger.deliveries()]
     if failed:
         writer = csv.writer(sys.stdout)
@@ -550,6 +593,13 @@ def _status(ledger: Ledger, file: Path | None, failed: bool, tz: dt.tzinfo) -> N
 
 
 def _overview(settings: Settings) -> None:
+    from rich.table import Table
+
+    from newsletter import approval
+    from newsletter.ledger import Ledger
+    from newsletter.overview import overview
+    from newsletter.schedule import timezone
+
     with _user_errors():
         tz = timezone(settings.timezone)
         window = settings.window()
@@ -586,11 +636,14 @@ def _overview(settings: Settings) -> None:
         typer.echo(line)
 
 
-@app.command(rich_help_panel="Send")
+@app.command(cls=PlainCommand, rich_help_panel="Send")
 def approve(
     file: File,
     by: Annotated[
-        str, typer.Option("--by", help='Who approves it, e.g. --by "Anna Peeters"; recorded as typed.')
+        str,
+        typer.Option(
+            "--by", metavar="NAME", help='Who approves it, e.g. --by "Anna Peeters"; recorded as typed.'
+        ),
     ],
 ) -> None:
     """Record that you checked an issue and approve it for sending, exactly as it renders now.
@@ -598,6 +651,9 @@ def approve(
     With NEWSLETTER_REQUIRE_APPROVAL=true, a real send and dispatch deliver only an approved issue;
     changing a word or an image after this needs a new approval, reformatting the file does not.
     """
+    from newsletter import approval
+    from newsletter.schedule import timezone
+
     settings = _settings()
     with _user_errors():
         tz = timezone(settings.timezone)
@@ -611,7 +667,7 @@ def approve(
 
 
 suppress_app = typer.Typer(
-    help="The suppression list: addresses that are never sent to.", no_args_is_help=True
+    cls=PlainGroup, help="The suppression list: addresses that are never sent to.", no_args_is_help=True
 )
 app.add_typer(suppress_app, name="suppress", rich_help_panel="Send")
 
@@ -619,6 +675,8 @@ app.add_typer(suppress_app, name="suppress", rich_help_panel="Send")
 @contextmanager
 def _ledger(settings: Settings, *, reading: bool = False) -> Iterator[Ledger]:
     """The ledger for a short command; its errors, also mid-way, are one line and exit 2."""
+    from newsletter.ledger import Ledger
+
     with _user_errors():
         ledger = Ledger.for_reading(settings.db) if reading else Ledger(settings.db)
         try:
@@ -627,9 +685,9 @@ def _ledger(settings: Settings, *, reading: bool = False) -> Iterator[Ledger]:
             ledger.close()
 
 
-@suppress_app.command("add")
+@suppress_app.command(cls=PlainCommand, name="add")
 def suppress_add(
-    emails: Annotated[list[str], typer.Argument(help="Addresses to suppress.")],
+    emails: Annotated[list[str], typer.Argument(metavar="ADDRESSES", help="Addresses to suppress.")],
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "by hand",
 ) -> None:
     """Never send to these addresses again."""
@@ -642,6 +700,8 @@ def suppress_add(
 def _checked_addresses(emails: list[str]) -> list[str]:
     """The addresses as the audience normalises them, so that they match it; exit 2 naming the first
     that is none (by its position), before anything is stored."""
+    from newsletter.recipients import check_address
+
     checked = []
     for position, email in enumerate(emails, start=1):
         try:
@@ -653,8 +713,10 @@ def _checked_addresses(emails: list[str]) -> list[str]:
     return checked
 
 
-@suppress_app.command("remove")
-def suppress_remove(email: Annotated[str, typer.Argument(help="The address to allow again.")]) -> None:
+@suppress_app.command(cls=PlainCommand, name="remove")
+def suppress_remove(
+    email: Annotated[str, typer.Argument(metavar="ADDRESS", help="The address to allow again.")],
+) -> None:
     """Allow an address again."""
     (checked,) = _checked_addresses([email])
     with _ledger(_settings()) as ledger:
@@ -662,7 +724,7 @@ def suppress_remove(email: Annotated[str, typer.Argument(help="The address to al
     typer.echo(f"{checked} {'removed' if removed else 'was not on the list'}")
 
 
-@suppress_app.command("list")
+@suppress_app.command(cls=PlainCommand, name="list")
 def suppress_list() -> None:
     """Print the suppression list as CSV."""
     with _ledger(_settings(), reading=True) as ledger:
@@ -672,12 +734,14 @@ def suppress_list() -> None:
     writer.writerows(listed)
 
 
-@suppress_app.command("import")
+@suppress_app.command(cls=PlainCommand, name="import")
 def suppress_import(
     file: Annotated[Path, typer.Argument(help="A CSV with an email column (e.g. your ESP's unsubscribes).")],
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "imported",
 ) -> None:
     """Suppress every address in a CSV file."""
+    from newsletter.recipients import load as load_recipients
+
     with _user_errors():
         audience = load_recipients(file)
     _print_skipped(audience)
@@ -689,12 +753,13 @@ def suppress_import(
 # -- preview and archive -------------------------------------------------------------------------
 
 
-@app.command(rich_help_panel="Write")
+@app.command(cls=PlainCommand, rich_help_panel="Write")
 def preview(
     file: File,
     port: Annotated[int, typer.Option(help="Port of the local preview server.")] = 8000,
     host: Annotated[
-        str, typer.Option(help="Address to listen on; the default keeps it on this computer.")
+        str,
+        typer.Option(metavar="ADDRESS", help="Address to listen on; the default keeps it on this computer."),
     ] = "127.0.0.1",
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open the preview in the browser.")
@@ -705,6 +770,8 @@ def preview(
     ] = None,
 ) -> None:
     """Show an issue in the browser at desktop and phone width, updated every time you save."""
+    from newsletter.preview import Preview, serve
+
     settings = _settings()
     project = _project(settings)
     people = _preview_people(file, recipients or settings.recipients)
@@ -739,6 +806,10 @@ def preview(
 
 def _preview_people(file: Path, default: Path | None) -> list[Recipient]:
     """The first rows of the issue's audience to personalise the preview with; none if unknown."""
+    from newsletter.campaign import audience_path
+    from newsletter.issues import load as load_issue
+    from newsletter.recipients import load as load_recipients
+
     try:
         loaded = load_issue(file)
         source = audience_path(loaded, None, default)
@@ -747,14 +818,20 @@ def _preview_people(file: Path, default: Path | None) -> list[Recipient]:
         return []
 
 
-@app.command(rich_help_panel="Publish")
+@app.command(cls=PlainCommand, rich_help_panel="Publish")
 def archive(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the web site.")] = Path("site"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="FOLDER", help="Folder for the web site.")
+    ] = Path("site"),
     include_ready: Annotated[
         bool, typer.Option("--include-ready", help="Also publish issues that are ready but not sent yet.")
     ] = False,
 ) -> None:
     """Write a static web version of every sent issue, with an index page, newest first."""
+    from newsletter.archive import build as build_archive
+    from newsletter.issues import load as load_issue
+    from newsletter.ledger import Ledger
+
     settings = _settings()
     project = _project(settings)
     chosen: list[tuple[Path, str]] = []
@@ -786,10 +863,13 @@ def archive(
 # -- cron ----------------------------------------------------------------------------------------
 
 
-@app.command(rich_help_panel="Send")
+@app.command(cls=PlainCommand, rich_help_panel="Send")
 def dispatch(
     now: Annotated[
-        str | None, typer.Option("--now", help="Act as if it is this time (ISO 8601), to test or catch up.")
+        str | None,
+        typer.Option(
+            "--now", metavar="TIME", help="Act as if it is this time (ISO 8601), to test or catch up."
+        ),
     ] = None,
     max_messages: Annotated[
         int | None, typer.Option("--max", min=1, help="Send at most N messages in this run.")
@@ -801,6 +881,7 @@ def dispatch(
         list[Path] | None,
         typer.Option(
             "--catch-up",
+            metavar="FILE",
             help="Send this ready issue even though its send_at is older than NEWSLETTER_DISPATCH_WINDOW; "
             "repeatable.",
         ),
@@ -812,6 +893,13 @@ def dispatch(
     twice. Only one dispatch runs at a time; a second one exits at once. An issue further back than
     NEWSLETTER_DISPATCH_WINDOW that the ledger has no record of is not sent but reported (exit 1).
     """
+    from newsletter.delivery import Limiter
+    from newsletter.dispatch import DispatchConfig
+    from newsletter.dispatch import dispatch as run_dispatch
+    from newsletter.interrupt import stop_on_signals
+    from newsletter.ledger import Ledger
+    from newsletter.schedule import parse_time, timezone
+
     settings = _settings()
 
     def log(event: str, data: dict[str, object]) -> None:

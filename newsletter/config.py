@@ -9,17 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from newsletter.checks import address_setting, ascii_host, unsubscribe_url_setting
-from newsletter.delivery import Options, Rate
 from newsletter.errors import ConfigError
-from newsletter.message import Envelope
 from newsletter.schedule import DEFAULT_TIMEZONE, parse_duration
-from newsletter.send.smtp import Security, SMTPSender
+from newsletter.send.smtp import Security
+
+if TYPE_CHECKING:
+    from newsletter.delivery import Options, Rate
+    from newsletter.message import Envelope
+    from newsletter.send.smtp import SMTPSender
+
+# The delivery loop, the message composer and the address checks are imported where a setting is turned
+# into one of them: `newsletter --help` or `validate` should not pay for the sending code.
 
 # What a local render uses when sending is not configured yet: clearly example addresses.
 EXAMPLE_SENDER = "Newsletter <newsletter@example.org>"
@@ -75,6 +80,9 @@ class Settings(BaseSettings):
 
         Raises ConfigError for a value that is not an address or a usable unsubscribe URL.
         """
+        from newsletter.checks import address_setting, unsubscribe_url_setting
+        from newsletter.message import Envelope
+
         if for_real:
             missing = [
                 name
@@ -102,12 +110,17 @@ class Settings(BaseSettings):
 
     def envelope_warnings(self) -> list[str]:
         """What a local render or dry run tolerates in the unsubscribe URL but a real send refuses."""
+        from newsletter.checks import unsubscribe_url_setting
+
         try:
             return unsubscribe_url_setting(self.unsubscribe_url or EXAMPLE_UNSUBSCRIBE_URL, for_real=False)[1]
         except ConfigError:
             return []
 
     def smtp_sender(self) -> SMTPSender:
+        from newsletter.checks import ascii_host
+        from newsletter.send.smtp import SMTPSender
+
         if not self.smtp_host:
             raise ConfigError("set NEWSLETTER_SMTP_HOST (and _PORT, _USERNAME, _PASSWORD) to send mail")
         host = ascii_host("NEWSLETTER_SMTP_HOST", self.smtp_host)
@@ -147,9 +160,13 @@ class Settings(BaseSettings):
             raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={path}: cannot read it ({e.strerror})") from None
 
     def limiter_rate(self) -> Rate | None:
+        from newsletter.delivery import Rate
+
         return Rate.parse(self.rate) if self.rate else None
 
     def options(self, limit: int | None = None) -> Options:
+        from newsletter.delivery import Options
+
         return Options(
             connections=self.connections,
             messages_per_connection=self.messages_per_connection,
@@ -175,7 +192,9 @@ class Settings(BaseSettings):
 
 
 def _address_list(name: str, value: str | None) -> list[str]:
-    example = "redactie@example.org,collega@example.org (commas between addresses)"
+    from newsletter.checks import address_setting
+
+    example = "me@example.org,colleague@example.org (commas between addresses)"
     return [
         address_setting(name, a.strip(), display_name=False, example=example)
         for a in (value or "").split(",")

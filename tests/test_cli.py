@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
+import textwrap
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -198,6 +201,100 @@ def test_help_exits_0_and_shows_the_docstring(
     assert doc.strip(), f"`newsletter {' '.join(path)}` has no docstring"
     assert squeeze(doc) in squeeze(out)
     assert "Usage:" in out
+
+
+# What Typer prints for Python types and click for ranges; a page for people says FILE, N or ADDRESS.
+PROGRAMMER_WORDS = re.compile(
+    r"<(?:bool|str|int|float|path|file|dir)>|<list\[|<int range>|\[x[<>]=|\{[a-z_]+\}|"
+    r"\b(?:INTEGER|BOOLEAN|PATH|RANGE)\b"
+)
+PLACEHOLDERS = {"FILE", "FOLDER", "N", "TEXT", "ADDRESS", "NAME", "TIME"}
+
+
+@pytest.mark.parametrize(("path", "doc"), COMMANDS, ids=[" ".join(p) or "newsletter" for p, _ in COMMANDS])
+def test_help_names_values_in_words_not_python_types(
+    help_pages: dict[tuple[str, ...], tuple[int, str, str]], path: tuple[str, ...], doc: str
+) -> None:
+    _, out, _ = help_pages[path]
+    assert not PROGRAMMER_WORDS.findall(out), out
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    for option in command.params:
+        if option.param_type_name != "option" or option.is_flag:  # type: ignore[attr-defined]
+            continue
+        long = max(option.opts, key=len)
+        shown = re.search(
+            rf"^  (?:-\w, )?{re.escape(long)} (\S+)", out.partition("Options:")[2], re.MULTILINE
+        )
+        assert shown, f"{long} is not on the page:\n{out}"
+        assert shown.group(1) in PLACEHOLDERS, out
+
+
+@pytest.mark.parametrize(("path", "doc"), COMMANDS, ids=[" ".join(p) or "newsletter" for p, _ in COMMANDS])
+def test_help_prints_each_paragraph_whole_and_wraps_it_only_at_the_terminal_width(
+    help_pages: dict[tuple[str, ...], tuple[int, str, str]], path: tuple[str, ...], doc: str
+) -> None:
+    """Each paragraph of a command's help is filled to the page's width (78 columns on a wide
+    terminal), never broken where the source file broke its docstring."""
+    _, out, _ = help_pages[path]
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    for paragraph in (command.help or "").split("\n\n"):
+        filled = textwrap.fill(
+            " ".join(paragraph.split()), width=78, initial_indent="  ", subsequent_indent="  "
+        )
+        assert filled in out, out
+
+
+def test_the_command_list_gives_each_command_its_whole_first_sentence(
+    help_pages: dict[tuple[str, ...], tuple[int, str, str]],
+) -> None:
+    _, out, _ = help_pages[()]
+    listing = squeeze(out.partition("--help")[2])
+    for path, doc in COMMANDS:
+        if len(path) == 1:
+            assert f"{path[0]} {squeeze(doc)}" in listing, out
+    assert "..." not in listing
+    for panel in ("Write:", "Send:", "Publish:"):
+        assert panel in out.splitlines()
+
+
+# Runs the CLI in this process, then prints which of these modules it had imported.
+IMPORTED = """
+import sys
+from newsletter.cli import main
+sys.argv = ["newsletter", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = ("premailer", "jinja2", "mjml", "sqlite3", "newsletter.render", "newsletter.delivery",
+         "newsletter.ledger", "newsletter.campaign", "newsletter.preview", "rich", "pydantic")
+print("imported:", *sorted(m for m in heavy if m in sys.modules), file=sys.stderr)
+"""
+
+
+def _imported(*args: str, cwd: Path) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTED, *args], cwd=cwd, env=environment(WIDE), capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("imported:"), done.stderr
+    return set(last.split()[1:])
+
+
+def test_help_imports_neither_the_renderer_nor_the_sending_code(project_dir: Path) -> None:
+    """The reason `newsletter --help` starts fast (benchmarks/startup.py measures it)."""
+    assert _imported("--help", cwd=project_dir) == set()
+
+
+def test_validate_imports_the_renderer_but_not_the_sending_code(project_dir: Path) -> None:
+    imported = _imported("validate", "issues/2026-01.yaml", cwd=project_dir)
+    assert {"newsletter.render", "premailer", "pydantic"} <= imported
+    assert not imported & {"sqlite3", "newsletter.delivery", "newsletter.ledger", "newsletter.campaign"}
 
 
 def test_every_rendering_command_is_covered_by_help() -> None:
