@@ -28,13 +28,14 @@ from typing import Any
 
 import mjml
 
-import newsletter.render as render_module
-from newsletter import issues, message
-from newsletter import project as project_module
-from newsletter.layouts import Layout
-from newsletter.merge import escape_html, resolve
+import newsletter.rendering.render as render_module
+from newsletter.composing import message
 from newsletter.model import Recipient, Rendered
-from newsletter.project import Project
+from newsletter.model.merge import escape_html, resolve
+from newsletter.reading import issues
+from newsletter.reading.layouts import Layout
+from newsletter.rendering import project as project_module
+from newsletter.rendering.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2026-01.yaml"

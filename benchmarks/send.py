@@ -50,14 +50,14 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from newsletter import campaign as campaign_module
-from newsletter.delivery import Options
+from newsletter.composing.message import Composer, Envelope
+from newsletter.delivering import campaign as campaign_module
+from newsletter.delivering.loop import Options
 from newsletter.ledger import Ledger
-from newsletter.merge import Plan
-from newsletter.message import Composer, Envelope
 from newsletter.model import Recipient, Rendered
-from newsletter.project import Project
-from newsletter.send.smtp import Security, SMTPSender
+from newsletter.model.merge import Plan
+from newsletter.rendering.project import Project
+from newsletter.sending.smtp import Security, SMTPSender
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2026-01.yaml"

@@ -84,7 +84,7 @@ def main() -> int:
 
         bare = timed([py, "-c", "pass"], project, runs)
         typer_app = timed([py, "-c", TYPER_APP, "--help"], project, runs)
-        renderer = timed([py, "-c", "import newsletter.render"], project, runs) - bare
+        renderer = timed([py, "-c", "import newsletter.rendering.render"], project, runs) - bare
         rows = [
             ("newsletter --help", ["--help"], True),
             ("newsletter validate --help", ["validate", "--help"], True),
@@ -111,7 +111,7 @@ def main() -> int:
     print("-" * 64)
     print(f"{'python -c pass':32} {bare:6.0f} ms")
     print(f"{'a one-command Typer app --help':32} {typer_app:6.0f} ms")
-    print(f"{'import newsletter.render':32} {renderer:6.0f} ms   (of the full validate, above)")
+    print(f"{'import newsletter.rendering.render':32} {renderer:6.0f} ms   (of the full validate, above)")
     return 1 if failed else 0
 
 

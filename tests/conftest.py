@@ -19,10 +19,10 @@ from typing import IO
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from newsletter.composing.message import Envelope
 from newsletter.ledger import Ledger, Row
-from newsletter.message import Envelope
 from newsletter.model import Recipient, Rendered
-from newsletter.project import Project
+from newsletter.rendering.project import Project
 
 # Helper modules with asserts of their own: rewritten like this file, so a failure shows the values.
 pytest.register_assert_rewrite("issue_files", "preview_server")

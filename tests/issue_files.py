@@ -10,9 +10,9 @@ from pathlib import Path
 from conftest import ROOT, SAMPLE, png
 
 from newsletter.errors import IssueError, Problem
-from newsletter.issues import LoadedIssue
 from newsletter.model import Rendered
-from newsletter.project import Project
+from newsletter.reading.issues import LoadedIssue
+from newsletter.rendering.project import Project
 
 
 def copy_sample(

@@ -27,10 +27,10 @@ from issue_files import render as render_issue
 from issue_files import write_issue as write_all_sections
 from old_ledger import write_old_ledger
 
-from newsletter import approval
-from newsletter.campaign import prepare
+from newsletter.delivering import approval
+from newsletter.delivering.campaign import prepare
 from newsletter.ledger import Ledger
-from newsletter.project import Project
+from newsletter.rendering.project import Project
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

@@ -15,13 +15,13 @@ from conftest import CSV, SUBJECT, edit, needs_chromium, png
 from issue_files import copy_sample
 from playwright.sync_api import Browser, expect
 
-from newsletter import archive
 from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
 from newsletter.ledger import Ledger
-from newsletter.project import Project
-from newsletter.recipients import load as load_recipients
-from newsletter.render import format_date
+from newsletter.reading.recipients import load as load_recipients
+from newsletter.rendering.project import Project
+from newsletter.rendering.render import format_date
+from newsletter.web import archive
 
 FEBRUARY = "Februari: nieuwe kansen in Genk en Hasselt"
 MARCH = "Maart: een concept dat nog niet af is"

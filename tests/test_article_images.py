@@ -17,10 +17,10 @@ from bs4 import BeautifulSoup, Comment, Tag
 from conftest import ROOT
 from issue_files import render, write_issue
 
-from newsletter import issues, layouts
 from newsletter.errors import IssueError
-from newsletter.merge import escape_html, resolve
 from newsletter.model import SAMPLE_RECIPIENT, Issue, Rendered
+from newsletter.model.merge import escape_html, resolve
+from newsletter.reading import issues, layouts
 
 LAYOUTS = ("default", "pom-limburg")
 

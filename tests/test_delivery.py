@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from conftest import ENVELOPE, ROOT, SAMPLE, T0, people
 
-from newsletter import campaign
-from newsletter.delivery import Backoff, Event, Limiter, Options, Rate, RunReport, deliver
+from newsletter.composing.message import Composer, parse
+from newsletter.delivering import campaign
+from newsletter.delivering.loop import Backoff, Event, Limiter, Options, Rate, RunReport, deliver
 from newsletter.errors import ConfigError, LedgerError, MergeError, SendError
 from newsletter.ledger import Counts, Ledger
-from newsletter.message import Composer, parse
 from newsletter.model import Recipient, Rendered
-from newsletter.project import Project
-from newsletter.send.base import Ambiguous, Permanent, Reply, Temporary
-from newsletter.send.memory import MemoryConnection, MemorySender
+from newsletter.rendering.project import Project
+from newsletter.sending.base import Ambiguous, Permanent, Reply, Temporary
+from newsletter.sending.memory import MemoryConnection, MemorySender
 
 PEOPLE = people(5)
 EMAILS = [p.email for p in PEOPLE]

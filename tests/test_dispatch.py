@@ -27,12 +27,12 @@ from command import Cli, logged, output, table_rows
 from conftest import audience_csv, edit, ledger_rows
 from issue_files import copy_sample
 
-from newsletter.delivery import Limiter, Options
-from newsletter.dispatch import DispatchConfig, DispatchResult, dispatch
+from newsletter.composing.message import Envelope
+from newsletter.delivering.dispatch import DispatchConfig, DispatchResult, dispatch
+from newsletter.delivering.loop import Limiter, Options
 from newsletter.ledger import Ledger
-from newsletter.message import Envelope
-from newsletter.project import Project
-from newsletter.send.smtp import Security, SMTPSender
+from newsletter.rendering.project import Project
+from newsletter.sending.smtp import Security, SMTPSender
 
 if TYPE_CHECKING:
     from smtp_server import Arrival, SMTPServer

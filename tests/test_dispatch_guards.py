@@ -29,13 +29,13 @@ from command import Cli, logged, output, run, table_rows
 from conftest import SUBJECT, audience_csv, copy_project, edit
 from issue_files import copy_sample
 
-from newsletter.delivery import Limiter, Options
-from newsletter.dispatch import DispatchConfig, DispatchResult, dispatch
+from newsletter.composing.message import Envelope
+from newsletter.delivering.dispatch import DispatchConfig, DispatchResult, dispatch
+from newsletter.delivering.loop import Limiter, Options
 from newsletter.ledger import Ledger
-from newsletter.lock import lock_path
-from newsletter.message import Envelope
-from newsletter.project import Project
-from newsletter.send.smtp import Security, SMTPSender
+from newsletter.ledger.lock import lock_path
+from newsletter.rendering.project import Project
+from newsletter.sending.smtp import Security, SMTPSender
 
 if TYPE_CHECKING:
     from smtp_server import Arrival, SMTPServer
@@ -335,7 +335,7 @@ HUNG = """
 import datetime as dt, os, sys, time
 from pathlib import Path
 from newsletter.ledger import Ledger
-from newsletter.lock import lock_path
+from newsletter.ledger.lock import lock_path
 ledger = Ledger(Path(sys.argv[1]))
 with ledger.lock("dispatch") as mine:
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=int(sys.argv[2]))).isoformat(timespec="seconds")

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SAMPLE
 
-from newsletter.merge import escape_html, keep, resolve
 from newsletter.model import SAMPLE_RECIPIENT
-from newsletter.project import Project
+from newsletter.model.merge import escape_html, keep, resolve
+from newsletter.rendering.project import Project
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UNSUBSCRIBE_URL = "https://example.org/unsubscribe?token=golden"

@@ -13,12 +13,12 @@ import pytest
 from conftest import ENVELOPE, T0
 from issue_files import render, write_issue
 
-from newsletter import headers, message
-from newsletter.delivery import deliver
+from newsletter.composing import headers, message
+from newsletter.delivering.loop import deliver
 from newsletter.errors import MergeError
 from newsletter.ledger import Counts, Ledger
 from newsletter.model import Recipient, Rendered
-from newsletter.send.smtp import Security, SMTPSender
+from newsletter.sending.smtp import Security, SMTPSender
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

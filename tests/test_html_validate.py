@@ -19,10 +19,10 @@ import pytest
 from conftest import IN_CI, ROOT, SAMPLE
 from issue_files import write_issue
 
-from newsletter import layouts
-from newsletter.merge import escape_html, resolve
 from newsletter.model import SAMPLE_RECIPIENT, Rendered
-from newsletter.project import Project
+from newsletter.model.merge import escape_html, resolve
+from newsletter.reading import layouts
+from newsletter.rendering.project import Project
 
 TOOL_DIR = Path(__file__).resolve().parent / "html-validate"
 CONFIG = TOOL_DIR / ".htmlvalidate.cjs"

@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 from command import Cli
 from conftest import edit
 
-from newsletter import message
+from newsletter.composing import message
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

@@ -14,8 +14,8 @@ from command import WIDE, environment, run
 from conftest import SAMPLE, audience_csv, copy_project
 from issue_files import problems_of, sample_text
 
-from newsletter import issues
 from newsletter.errors import Problem
+from newsletter.reading import issues
 
 IMAGE = (
     "    link:\n      url: https://example.org/nieuws/health-campus-limburg-san-francisco\n",

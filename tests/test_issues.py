@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SAMPLE
 
-from newsletter import issues
 from newsletter.errors import IssueError, Problem
 from newsletter.model import SECTION_TYPES
-from newsletter.project import Project
+from newsletter.reading import issues
+from newsletter.rendering.project import Project
 
 GOOD = """\
 subject: Hallo

@@ -17,7 +17,7 @@ import pytest
 from conftest import T0, people
 from old_ledger import write_old_ledger
 
-from newsletter.campaign import check_same_issue
+from newsletter.delivering.campaign import check_same_issue
 from newsletter.errors import LedgerError, SlugClashError
 from newsletter.ledger import Counts, Delivery, Ledger
 from newsletter.model import Recipient

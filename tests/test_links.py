@@ -11,11 +11,12 @@ from bs4 import BeautifulSoup
 from conftest import ENVELOPE
 from issue_files import render, write_issue
 
-from newsletter import message, recipients
+from newsletter.composing import message
 from newsletter.errors import MergeError, RenderError
-from newsletter.links import merged_link_problem
-from newsletter.merge import Field, link_problem
 from newsletter.model import Recipient, Rendered
+from newsletter.model.links import merged_link_problem
+from newsletter.model.merge import Field, link_problem
+from newsletter.reading import recipients
 
 DATE = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
 ISSUE = """\

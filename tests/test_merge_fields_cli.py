@@ -13,7 +13,7 @@ from command import Cli, logged, output
 from conftest import edit, line_of
 from issue_files import copy_sample
 
-from newsletter import message
+from newsletter.composing import message
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

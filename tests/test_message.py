@@ -16,11 +16,11 @@ from bs4 import BeautifulSoup
 from conftest import ROOT, SAMPLE
 from issue_files import PNG, render, write_issue
 
-from newsletter import message
+from newsletter.composing import message
 from newsletter.errors import MergeError
-from newsletter.merge import escape_html, resolve
 from newsletter.model import Recipient, Rendered
-from newsletter.project import Project
+from newsletter.model.merge import escape_html, resolve
+from newsletter.rendering.project import Project
 
 DATE = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
 ENVELOPE = message.Envelope(

@@ -23,13 +23,13 @@ from command import Cli, read, wait
 from conftest import ROOT, SAMPLE, audience_csv, people
 from issue_files import copy_sample
 
-from newsletter.delivery import Options, deliver
+from newsletter.composing.message import Composer, Envelope
+from newsletter.delivering.loop import Options, deliver
 from newsletter.errors import SendError
 from newsletter.ledger import Ledger
-from newsletter.message import Composer, Envelope
-from newsletter.project import Project
-from newsletter.send.base import Reply
-from newsletter.send.memory import MemoryConnection, MemorySender
+from newsletter.rendering.project import Project
+from newsletter.sending.base import Reply
+from newsletter.sending.memory import MemoryConnection, MemorySender
 
 if TYPE_CHECKING:
     from smtp_server import Arrival, SMTPServer

@@ -15,7 +15,7 @@ from conftest import CSV, FIRST_TITLE, ISSUE, SUBJECT, edit, line_of, needs_chro
 from playwright.sync_api import Browser, Frame, Page, expect
 from preview_server import Running, serving
 
-from newsletter.recipients import load as load_recipients
+from newsletter.reading.recipients import load as load_recipients
 
 PHONE_WIDTH = 375
 CHANGE_MS = 5_000  # how long a saved change may take to show in the page

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import recipients
 from newsletter.errors import AudienceError
-from newsletter.merge import field_key
 from newsletter.model import Recipient
+from newsletter.model.merge import field_key
+from newsletter.reading import recipients
 
 
 def _write(tmp_path: Path, data: bytes, name: str = "leden.csv") -> Path:

@@ -16,12 +16,13 @@ from bs4 import BeautifulSoup, Tag
 from conftest import ROOT, SAMPLE, png
 from issue_files import PNG, render, write_issue
 
-from newsletter import imagesize, layouts, markdown
 from newsletter.errors import IssueError
-from newsletter.merge import escape_html
 from newsletter.model import Rendered
-from newsletter.project import Project
-from newsletter.render import GMAIL_CLIP_BYTES, page_title
+from newsletter.model.merge import escape_html
+from newsletter.reading import layouts
+from newsletter.rendering import imagesize, markdown
+from newsletter.rendering.project import Project
+from newsletter.rendering.render import GMAIL_CLIP_BYTES, page_title
 
 LAYOUTS = ("default", "pom-limburg")
 RSQUO = "\u2019"  # the typographic apostrophe, as in "regio's"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from conftest import ROOT, SAMPLE
 
-from newsletter.project import Project
+from newsletter.rendering.project import Project
 
 
 def test_sample_issue_renders_with_its_layout() -> None:

@@ -18,10 +18,10 @@ from command import SENDING, environment, run
 from conftest import SAMPLE, audience_csv
 from issue_files import copy_sample
 
-from newsletter import issues
+from newsletter.delivering.schedule import DEFAULT_TIMEZONE, is_due, parse_time, send_time, timezone
 from newsletter.errors import ConfigError, IssueError
 from newsletter.model import Issue
-from newsletter.schedule import DEFAULT_TIMEZONE, is_due, parse_time, send_time, timezone
+from newsletter.reading import issues
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

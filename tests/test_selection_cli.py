@@ -18,12 +18,14 @@ from command import Cli, output, run, table_rows
 from conftest import ENVELOPE, SUBJECT, T0, audience_csv, copy_project, edit, people
 from issue_files import copy_sample
 
-from newsletter import message, recipients, selection
-from newsletter.delivery import Options, deliver
+from newsletter.composing import message
+from newsletter.composing.message import Composer
+from newsletter.delivering import selection
+from newsletter.delivering.loop import Options, deliver
 from newsletter.ledger import Ledger
-from newsletter.message import Composer
 from newsletter.model import Rendered
-from newsletter.send.memory import MemorySender
+from newsletter.reading import recipients
+from newsletter.sending.memory import MemorySender
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

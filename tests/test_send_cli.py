@@ -18,7 +18,7 @@ import pytest
 from command import Cli, read, wait
 from conftest import SUBJECT
 
-from newsletter import message
+from newsletter.composing import message
 
 if TYPE_CHECKING:
     from smtp_server import Arrival, SMTPServer

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import ENVELOPE, SUBJECT, T0, people
 
+from newsletter.composing.message import Composer
 from newsletter.config import load_settings
-from newsletter.delivery import Options, RunReport, deliver
+from newsletter.delivering.loop import Options, RunReport, deliver
 from newsletter.errors import SendError
 from newsletter.ledger import Counts, Ledger
-from newsletter.message import Composer
 from newsletter.model import Recipient, Rendered
-from newsletter.send.base import Ambiguous, Permanent, Temporary
-from newsletter.send.smtp import Security, SMTPSender
+from newsletter.sending.base import Ambiguous, Permanent, Temporary
+from newsletter.sending.smtp import Security, SMTPSender
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

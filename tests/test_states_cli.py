@@ -20,7 +20,7 @@ from command import Cli, output, read, wait
 from conftest import ROOT, audience_csv
 from issue_files import copy_sample
 
-from newsletter.lock import held, hold, issue_lock, lock_path
+from newsletter.ledger.lock import held, hold, issue_lock, lock_path
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

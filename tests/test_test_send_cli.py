@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from command import Cli, output
 
-from newsletter import message
+from newsletter.composing import message
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer

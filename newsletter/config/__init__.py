@@ -1,0 +1,225 @@
+"""Settings from the environment and `.env`, all prefixed NEWSLETTER_. Read only by the CLI.
+
+Every value that ends up in a mail header is checked before anything is sent (see `checks`): an
+address must be one, a URL must be https with a host and {token}, and none may hold a line break.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsletter.delivering.schedule import DEFAULT_TIMEZONE, parse_duration
+from newsletter.errors import ConfigError
+from newsletter.sending.smtp import Security
+
+if TYPE_CHECKING:
+    from newsletter.composing.message import Envelope
+    from newsletter.delivering.loop import Options, Rate
+    from newsletter.sending.smtp import SMTPSender
+
+# The delivery loop, the message composer and the address checks are imported where a setting is turned
+# into one of them: `newsletter --help` or `validate` should not pay for the sending code.
+
+# What a local render uses when sending is not configured yet: clearly example addresses.
+EXAMPLE_SENDER = "Newsletter <newsletter@example.org>"
+EXAMPLE_UNSUBSCRIBE_URL = "https://example.org/unsubscribe?token={token}"
+
+
+class Settings(BaseSettings):
+    """Every setting the product reads; `.env.example` lists the same names with comments."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSLETTER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    issues_dir: Path = Field(default=Path("issues"), alias="NEWSLETTER_ISSUES")
+    layouts_dir: Path = Field(default=Path("layouts"), alias="NEWSLETTER_LAYOUTS")
+    from_: str | None = Field(default=None, alias="NEWSLETTER_FROM")
+    reply_to: str | None = None
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
+    secret: SecretStr | None = None
+    archive_url: str | None = None
+    asset_base_url: str | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Security = Security.STARTTLS
+    smtp_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    smtp_ca_file: Path | None = None
+    smtp_plaintext_auth: Literal["refuse", "allow"] = "refuse"
+    recipients: Path | None = None
+    db: Path = Path("newsletter.sqlite3")
+    outbox: Path = Path("outbox")
+    rate: str | None = None
+    daily_limit: int | None = Field(default=None, ge=1)
+    connections: int = Field(default=1, ge=1, le=32)
+    messages_per_connection: int = Field(default=100, ge=1)
+    test_recipients: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    report_to: str | None = None
+    dispatch_window: str = "7d"
+    lock_stale_after: str = "12h"
+    # The four-eyes gate: a live send and dispatch deliver only an issue approved as it renders now.
+    require_approval: bool = False
+
+    def envelope(self, *, for_real: bool) -> Envelope:
+        """Sender and unsubscribe settings; examples for a local render, required for a real send.
+
+        Raises ConfigError for a value that is not an address or a usable unsubscribe URL.
+        """
+        from newsletter.composing.message import Envelope
+        from newsletter.config.checks import address_setting, unsubscribe_url_setting
+
+        if for_real:
+            missing = [
+                name
+                for name, value in (
+                    ("NEWSLETTER_FROM", self.from_),
+                    ("NEWSLETTER_UNSUBSCRIBE_URL", self.unsubscribe_url),
+                    ("NEWSLETTER_SECRET", self.secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigError(f"set {', '.join(missing)} in .env or the environment (see .env.example)")
+        url, _ = unsubscribe_url_setting(self.unsubscribe_url or EXAMPLE_UNSUBSCRIBE_URL, for_real=for_real)
+        return Envelope(
+            sender=address_setting("NEWSLETTER_FROM", self.from_) if self.from_ else EXAMPLE_SENDER,
+            reply_to=address_setting("NEWSLETTER_REPLY_TO", self.reply_to) if self.reply_to else None,
+            unsubscribe_url=url,
+            unsubscribe_mailto=(
+                address_setting("NEWSLETTER_UNSUBSCRIBE_MAILTO", self.unsubscribe_mailto, display_name=False)
+                if self.unsubscribe_mailto
+                else None
+            ),
+            secret=self.secret.get_secret_value() if self.secret else "not-a-secret",
+        )
+
+    def envelope_warnings(self) -> list[str]:
+        """What a local render or dry run tolerates in the unsubscribe URL but a real send refuses."""
+        from newsletter.config.checks import unsubscribe_url_setting
+
+        try:
+            return unsubscribe_url_setting(self.unsubscribe_url or EXAMPLE_UNSUBSCRIBE_URL, for_real=False)[1]
+        except ConfigError:
+            return []
+
+    def smtp_sender(self) -> SMTPSender:
+        from newsletter.config.checks import ascii_host
+        from newsletter.sending.smtp import SMTPSender
+
+        if not self.smtp_host:
+            raise ConfigError("set NEWSLETTER_SMTP_HOST (and _PORT, _USERNAME, _PASSWORD) to send mail")
+        host = ascii_host("NEWSLETTER_SMTP_HOST", self.smtp_host)
+        default_port = {Security.SSL: 465, Security.STARTTLS: 587, Security.NONE: 25}[self.smtp_security]
+        plaintext_auth = self.smtp_plaintext_auth == "allow"
+        if self.smtp_security is Security.NONE and self.smtp_username and not plaintext_auth:
+            raise ConfigError(
+                "NEWSLETTER_SMTP_SECURITY=none would send NEWSLETTER_SMTP_PASSWORD unencrypted; set "
+                "NEWSLETTER_SMTP_SECURITY=starttls (or ssl), or NEWSLETTER_SMTP_PLAINTEXT_AUTH=allow for a "
+                "relay on a trusted network"
+            )
+        return SMTPSender(
+            host=host,
+            port=self.smtp_port or default_port,
+            security=self.smtp_security,
+            username=self.smtp_username,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            timeout=self.smtp_timeout,
+            ssl_context=self._ssl_context(),
+            allow_plaintext_auth=plaintext_auth,
+        )
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        path = self.smtp_ca_file
+        if path is None:
+            return None
+        if not path.is_file():
+            raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={path}: no such file")
+        try:
+            return ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, ValueError) as e:
+            raise ConfigError(
+                f"NEWSLETTER_SMTP_CA_FILE={path}: not a CA certificate in PEM form ({e}); give the file "
+                "that starts with -----BEGIN CERTIFICATE-----"
+            ) from None
+        except OSError as e:
+            raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={path}: cannot read it ({e.strerror})") from None
+
+    def limiter_rate(self) -> Rate | None:
+        from newsletter.delivering.loop import Rate
+
+        return Rate.parse(self.rate) if self.rate else None
+
+    def options(self, limit: int | None = None) -> Options:
+        from newsletter.delivering.loop import Options
+
+        return Options(
+            connections=self.connections,
+            messages_per_connection=self.messages_per_connection,
+            limit=limit,
+            daily_limit=self.daily_limit,
+            give_up_after=self.smtp_timeout,
+        )
+
+    def window(self) -> dt.timedelta:
+        """How far back from now dispatch sends a ready issue that the ledger has no record of."""
+        return parse_duration(self.dispatch_window, "NEWSLETTER_DISPATCH_WINDOW")
+
+    def stale_after(self) -> dt.timedelta:
+        """How long a dispatch may hold its lock before the next one reports it as possibly hung."""
+        return parse_duration(self.lock_stale_after, "NEWSLETTER_LOCK_STALE_AFTER")
+
+    def report_addresses(self) -> list[str]:
+        """NEWSLETTER_REPORT_TO's addresses, each checked: they go into the report's To header."""
+        return _address_list("NEWSLETTER_REPORT_TO", self.report_to)
+
+    def test_addresses(self) -> list[str]:
+        return _address_list("NEWSLETTER_TEST_RECIPIENTS", self.test_recipients)
+
+
+def _address_list(name: str, value: str | None) -> list[str]:
+    from newsletter.config.checks import address_setting
+
+    example = "me@example.org,colleague@example.org (commas between addresses)"
+    return [
+        address_setting(name, a.strip(), display_name=False, example=example)
+        for a in (value or "").split(",")
+        if a.strip()
+    ]
+
+
+# How to write a setting that pydantic refused, added to its complaint.
+FIXES = {
+    "NEWSLETTER_SMTP_PORT": "a port number from 1 to 65535, e.g. 587",
+    "NEWSLETTER_SMTP_TIMEOUT": "a number of seconds above 0, e.g. 30",
+    "NEWSLETTER_SMTP_SECURITY": "starttls, ssl or none",
+    "NEWSLETTER_SMTP_PLAINTEXT_AUTH": "refuse or allow",
+    "NEWSLETTER_REQUIRE_APPROVAL": "true or false",
+}
+SECRETS = ("NEWSLETTER_SECRET", "NEWSLETTER_SMTP_PASSWORD")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "_".join(str(p) for p in first["loc"]).upper()
+        name = name if name.startswith("NEWSLETTER_") else f"NEWSLETTER_{name}"
+        shown = name if name in SECRETS else f"{name}={first.get('input')!r}"
+        fix = f"; write {FIXES[name]}" if name in FIXES else ""
+        raise ConfigError(f"{shown}: {first['msg']}{fix} (see .env.example)") from None

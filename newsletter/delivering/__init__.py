@@ -1,0 +1,1 @@
+"""Delivering: the send loop, the campaign (dry run, test, live), schedules and cron dispatch."""

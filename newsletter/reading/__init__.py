@@ -1,0 +1,1 @@
+"""Reading: issue files, layouts and the audience, each checked with file, line and field."""

@@ -1,0 +1,401 @@
+"""An issue and a layout in, a `Rendered` out: Jinja2 → MJML → HTML → inlined CSS, and plain text.
+
+Runs once per issue. Merge fields are swapped for tokens before anything else runs and are cut out
+again at the end (see `newsletter.model.merge`), so the per-recipient work is a join.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html as html_module
+import logging
+import mimetypes
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import mjml
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+from premailer import Premailer
+
+from newsletter.errors import RenderError
+from newsletter.model import (
+    Article,
+    ArticleImage,
+    ButtonBlock,
+    Callout,
+    Columns,
+    Divider,
+    Events,
+    Image,
+    ImageBlock,
+    InlineImage,
+    Intro,
+    Issue,
+    Language,
+    Link,
+    Rendered,
+)
+from newsletter.model.links import merged_link_problem
+from newsletter.model.merge import (
+    EXPRESSION,
+    TRUSTED_FIELDS,
+    Field,
+    Plan,
+    Tokens,
+    mark_links,
+    mark_markup,
+    mark_text_links,
+)
+from newsletter.reading.layouts import Layout
+from newsletter.rendering import imagesize, markdown
+
+MONTHS: dict[Language, tuple[str, ...]] = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+           "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+           "September", "Oktober", "November", "Dezember"),
+}  # fmt: skip
+
+GMAIL_CLIP_BYTES = 102 * 1024
+# Longer titles are cut in browser tabs and flagged by HTML validators; the Subject header keeps it all.
+TITLE_LIMIT = 70
+
+
+def format_date(day: dt.date, language: Language) -> str:
+    month = MONTHS[language][day.month - 1]
+    if language == "en":
+        return f"{day.day} {month} {day.year}"
+    return f"{day.day}{'.' if language == 'de' else ''} {month} {day.year}"
+
+
+class _MergeTokens:
+    """`{{ merge.unsubscribe_url }}` in a template: the token of that field."""
+
+    def __init__(self, tokens: Tokens) -> None:
+        self._tokens = tokens
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._tokens.token(Field(name))
+
+
+def _tokenize(value: Any, tokens: Tokens) -> Any:
+    if isinstance(value, str):
+        return tokens.replace(value)
+    if isinstance(value, list):
+        return [_tokenize(v, tokens) for v in value]
+    if isinstance(value, dict):
+        return {k: _tokenize(v, tokens) for k, v in value.items()}
+    return value
+
+
+class _Images:
+    """Where each image is found by the mail client: its https address, the asset host, or a CID."""
+
+    def __init__(
+        self,
+        issue_assets: Mapping[str, bytes],
+        layout: Layout,
+        asset_base_url: str | None,
+    ) -> None:
+        self.issue_assets = issue_assets
+        self.layout = layout
+        self.base = asset_base_url.rstrip("/") if asset_base_url else None
+        self.inline: dict[str, InlineImage] = {}
+        self.sizes: dict[str, tuple[int, int]] = {}  # by the address in the HTML: width, height
+
+    def url(self, src: str, *, from_layout: bool = False) -> str:
+        if src.lower().startswith("https://"):
+            return src
+        data = (self.layout.assets if from_layout else self.issue_assets).get(src)
+        if self.base:
+            path = f"layouts/{self.layout.name}/{src}" if from_layout else src
+            url = f"{self.base}/{path}"
+        elif data is None:
+            raise RenderError(f"image {src!r} was not loaded; load the issue with issues.load()")
+        else:
+            digest = hashlib.sha256(data).hexdigest()[:20]
+            cid = f"{digest}@newsletter"
+            if cid not in self.inline:
+                kind = mimetypes.guess_type(src)[0] or "application/octet-stream"
+                self.inline[cid] = InlineImage(cid, posixpath.basename(src), kind, data)
+            url = f"cid:{cid}"
+        size = imagesize.dimensions(data) if data is not None else None
+        if size is not None:
+            self.sizes[url] = size
+        return url
+
+
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r'\ssrc="([^"]*)"')
+_WIDTH = re.compile(r'\swidth="(\d+)"')
+
+
+def _image_heights(html: str, sizes: Mapping[str, tuple[int, int]]) -> str:
+    """Every image's height attribute: in proportion to its width where the file's size is known,
+    else none.
+
+    MJML writes height="auto", which is no valid height; Outlook for Windows sizes an image by its
+    attributes alone, and other clients keep the image's place while it loads. The inline style
+    height:auto still lets an image shrink with a phone's screen.
+    """
+
+    def fix(m: re.Match[str]) -> str:
+        tag = m[0]
+        if ' height="auto"' not in tag:
+            return tag
+        src, width = _SRC.search(tag), _WIDTH.search(tag)
+        size = sizes.get(html_module.unescape(src[1])) if src else None
+        if size is None or width is None:
+            return tag.replace(' height="auto"', "", 1)
+        height = max(1, round(int(width[1]) * size[1] / size[0]))
+        return tag.replace(' height="auto"', f' height="{height}"', 1)
+
+    return _IMG.sub(fix, html) if ' height="auto"' in html else html
+
+
+def page_title(subject: str, limit: int = TITLE_LIMIT) -> str:
+    """The HTML <title>: the subject with merge fields at their fallback, cut at a word to `limit`
+    characters with an ellipsis.
+
+    The title shows in a browser tab (the web version, a saved message); it carries no reader's
+    value, so its length is known when the issue is rendered. The Subject header keeps it all.
+    """
+    # A field without a fallback leaves nothing, and no comma before the rest.
+    text = " ".join(EXPRESSION.sub(lambda m: m["default"] or "", subject).split()).lstrip(" ,;:")
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for word in text.split(" "):
+        longer = f"{kept} {word}" if kept else word
+        if len(longer) + 1 > limit:
+            break
+        kept = longer
+    kept = kept or text[: limit - 1]  # one word longer than the limit
+    return kept.rstrip(" ,;:-\u2013\u2014") + "\u2026"
+
+
+class _Inliner(Premailer):  # type: ignore[misc]
+    """Premailer that adds width, align, bgcolor … attributes from the styles but keeps MJML's own.
+
+    Premailer overwrites them: an image's `width:100%` style replaced MJML's width="100" attribute,
+    and Outlook sizes images by that attribute alone.
+    """
+
+    def _style_to_basic_html_attributes(
+        self,
+        element: Any,
+        style_content: str,
+        force: bool = False,  # noqa: ARG002 - premailer passes force=True; never overwrite
+    ) -> None:
+        super()._style_to_basic_html_attributes(element, style_content, force=False)
+
+
+@pass_context
+def _markdown_filter(context: Context, text: str) -> Markup:
+    return Markup(markdown.to_html(text, context["link_style"]))  # noqa: S704 - raw HTML is off
+
+
+@pass_context
+def _date_filter(context: Context, day: dt.date) -> str:
+    return format_date(day, context["lang"])
+
+
+def _inline_css(html: str) -> str:
+    # strip_important=False: the kept media queries need their !important to win over inline styles.
+    # allow_network=False: MJML's web-font <link>s must not be fetched.
+    # cssutils would log one warning per mso- property without the raised level.
+    inliner = _Inliner(
+        html,
+        allow_network=False,
+        strip_important=False,
+        keep_style_tags=False,
+        remove_classes=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        align_floating_images=False,
+    )
+    try:
+        out: str = inliner.transform(pretty_print=False)
+    except Exception as e:  # noqa: BLE001 - premailer raises many kinds; all mean the same here
+        raise RenderError(f"the CSS inliner refused the rendered HTML: {e}") from None
+    # premailer drops MRML's lower-case doctype, which would put the page in quirks mode.
+    if not out.lstrip().lower().startswith("<!doctype"):
+        out = "<!DOCTYPE html>\n" + out
+    return out
+
+
+def render(
+    issue: Issue,
+    layout: Layout,
+    *,
+    slug: str,
+    assets: Mapping[str, bytes] | None = None,
+    asset_base_url: str | None = None,
+    view_url: str | None = None,
+) -> Rendered:
+    """Render an issue once: HTML with inlined CSS, plain text and subject, ready to merge.
+
+    `assets` holds the bytes of the issue's local images (`issues.read_assets`); without
+    `asset_base_url` they are embedded as inline parts, with it they are linked there.
+    """
+    tokens = Tokens()
+    merged = Issue.model_validate(_tokenize(issue.model_dump(), tokens))
+    strings = layout.config.strings_for(issue.language)
+    images = _Images(assets or {}, layout, asset_base_url)
+
+    def image_url(image: Image) -> str:
+        return images.url(image.src)
+
+    logo_url = images.url(layout.config.logo.src, from_layout=True) if layout.config.logo else None
+    # The filters read what differs per render from the context: a cached layout is shared.
+    layout.env.filters["markdown"] = _markdown_filter
+    layout.env.filters["date"] = _date_filter
+    context = {
+        "link_style": f"color:{layout.config.brand.accent};text-decoration:underline;",
+        "issue": merged,
+        "slug": slug,
+        "lang": issue.language,
+        "s": strings,
+        "brand": layout.config.brand,
+        "fonts": layout.config.fonts,
+        "logo": layout.config.logo,
+        "logo_url": logo_url,
+        "wordmark": layout.config.wordmark or layout.config.organisation.name,
+        "org": layout.config.organisation,
+        "list_name": layout.config.list_name,
+        "merge": _MergeTokens(tokens),
+        "view_url": view_url,
+        "image_url": image_url,
+        "title": page_title(issue.subject),
+    }
+    source = layout.render(context)
+    try:
+        html = mjml.mjml2html(source, fonts={})
+    except ValueError as e:
+        raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
+    html = mark_markup(mark_links(_image_heights(_inline_css(html), images.sizes), tokens), tokens)
+    text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
+    _check_link_defaults(tokens)
+    return Rendered(
+        slug=slug,
+        language=issue.language,
+        subject=Plan.compile(merged.subject),
+        preheader=Plan.compile(merged.preheader),
+        html=Plan.compile(html),
+        text=Plan.compile(text),
+        fields=tuple(tokens.fields),
+        images=tuple(images.inline[k] for k in sorted(images.inline)),
+        list_name=layout.config.list_name,
+        view_url=view_url,
+    )
+
+
+def _check_link_defaults(tokens: Tokens) -> None:
+    """A default that stands as a link's address must be a link itself: refused before any send."""
+    for f in tokens.fields:
+        if f.where != "link" or f.default is None or f.key in TRUSTED_FIELDS:
+            continue
+        problem = merged_link_problem(f.default)
+        if problem is not None:
+            raise RenderError(
+                f"{{{{ {f.name} | default('{f.default}') }}}} is the address of a link, but its default "
+                f"is {problem}"
+            )
+
+
+def _heading(title: str, underline: str) -> str:
+    return f"{title}\n{underline * min(len(title), 72)}"
+
+
+def _link_line(link: Link | None, strings: Mapping[str, str]) -> list[str]:
+    if link is None:
+        return []
+    return [f"{link.label or strings['read_more']}: {link.url}"]
+
+
+def _image_link(image: Image | None, strings: Mapping[str, str]) -> list[str]:
+    """An article's or a column's image in the text: "[Image: caption]" if it has a caption, else
+    "[alt]" if it is a link, then the link's address; nothing for a plain image without a caption."""
+    if image is None:
+        return []
+    link = f" ({image.href})" if image.href else ""
+    if isinstance(image, ArticleImage) and image.caption:
+        return [f"[{strings['image']}: {markdown.to_text(image.caption)}]{link}"]
+    return [f"[{image.alt}]{link}"] if link else []
+
+
+def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Tokens) -> str:
+    """The text part, written from the model: headings, paragraphs and every link in full."""
+    s = layout.config.strings_for(issue.language)
+    org = layout.config.organisation
+    blocks: list[str] = []
+    if view_url:
+        blocks.append(f"{s['view_in_browser']}: {view_url}")
+    blocks.append(_heading(layout.config.list_name, "="))
+    renderers: dict[type, Callable[[Any], list[str]]] = {
+        Intro: lambda x: ([_heading(x.title, "-")] if x.title else []) + [markdown.to_text(x.body)],
+        Article: lambda x: [
+            _heading(x.title, "-"),
+            *([x.kicker] if x.kicker else []),
+            markdown.to_text(x.body),
+            *_image_link(x.image, s),
+            *_link_line(x.link, s),
+        ],
+        Callout: lambda x: [
+            _heading(x.title, "*"),
+            markdown.to_text(x.body),
+            *([f"{x.button.label}: {x.button.url}"] if x.button else []),
+        ],
+        ImageBlock: lambda x: [
+            f"[{x.image.alt}]" + (f" ({x.image.href})" if x.image.href else ""),
+            *([markdown.to_text(x.caption)] if x.caption else []),
+        ],
+        ButtonBlock: lambda x: [f"{x.label}: {x.url}"],
+        Divider: lambda _: ["-" * 20],
+        Columns: lambda x: [
+            "\n\n".join(
+                [
+                    _heading(c.title, "-"),
+                    markdown.to_text(c.body),
+                    *_image_link(c.image, s),
+                    *_link_line(c.link, s),
+                ]
+            )
+            for c in x.columns
+        ],
+        Events: lambda x: [
+            _heading(x.title or s["events_title"], "-"),
+            "\n\n".join(
+                "\n".join(
+                    [
+                        "- "
+                        + ", ".join(p for p in (format_date(e.date, issue.language), e.time) if p)
+                        + f": {e.title}",
+                        *([f"  {e.place}"] if e.place else []),
+                        *([f"  {e.link.label or s['read_more']}: {e.link.url}"] if e.link else []),
+                    ]
+                )
+                for e in x.events
+            ),
+        ],
+    }
+    for section in issue.sections:
+        blocks.extend(renderers[type(section)](section))
+    footer = [org.name, *org.address]
+    footer += [v for v in (org.phone, org.email, org.website) if v]
+    blocks.append("-- \n" + "\n".join(footer))
+    blocks.append(s["preferences_intro"])
+    blocks.append(f"{s['unsubscribe']}: {tokens.token(Field('unsubscribe_url'))}")
+    text = "\n\n".join(b.strip("\n") for b in blocks if b.strip())
+    return re.sub(r"\n{3,}", "\n\n", text) + "\n"

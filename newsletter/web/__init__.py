@@ -1,0 +1,1 @@
+"""The web faces: the live preview server and the static archive site."""
