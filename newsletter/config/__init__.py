@@ -16,7 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.delivering.schedule import DEFAULT_TIMEZONE, parse_duration
 from newsletter.errors import ConfigError
-from newsletter.sending.smtp import Security
 
 if TYPE_CHECKING:
     from newsletter.composing.message import Envelope
@@ -56,7 +55,8 @@ class Settings(BaseSettings):
     smtp_port: int | None = Field(default=None, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_security: Security = Security.STARTTLS
+    # The values of sending.smtp.Security, spelled out so that reading settings imports no SMTP code.
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     smtp_ca_file: Path | None = None
     smtp_plaintext_auth: Literal["refuse", "allow"] = "refuse"
@@ -119,14 +119,15 @@ class Settings(BaseSettings):
 
     def smtp_sender(self) -> SMTPSender:
         from newsletter.config.checks import ascii_host
-        from newsletter.sending.smtp import SMTPSender
+        from newsletter.sending.smtp import Security, SMTPSender
 
         if not self.smtp_host:
             raise ConfigError("set NEWSLETTER_SMTP_HOST (and _PORT, _USERNAME, _PASSWORD) to send mail")
         host = ascii_host("NEWSLETTER_SMTP_HOST", self.smtp_host)
-        default_port = {Security.SSL: 465, Security.STARTTLS: 587, Security.NONE: 25}[self.smtp_security]
+        security = Security(self.smtp_security)
+        default_port = {Security.SSL: 465, Security.STARTTLS: 587, Security.NONE: 25}[security]
         plaintext_auth = self.smtp_plaintext_auth == "allow"
-        if self.smtp_security is Security.NONE and self.smtp_username and not plaintext_auth:
+        if security is Security.NONE and self.smtp_username and not plaintext_auth:
             raise ConfigError(
                 "NEWSLETTER_SMTP_SECURITY=none would send NEWSLETTER_SMTP_PASSWORD unencrypted; set "
                 "NEWSLETTER_SMTP_SECURITY=starttls (or ssl), or NEWSLETTER_SMTP_PLAINTEXT_AUTH=allow for a "
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
         return SMTPSender(
             host=host,
             port=self.smtp_port or default_port,
-            security=self.smtp_security,
+            security=security,
             username=self.smtp_username,
             password=self.smtp_password.get_secret_value() if self.smtp_password else None,
             timeout=self.smtp_timeout,
