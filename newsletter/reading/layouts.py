@@ -210,6 +210,21 @@ def available(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "layout.yaml").is_file())
 
 
+def folders(root: Path) -> list[str]:
+    """The names an issue may give as its layout: the folders under `root`, with their layout.yaml or
+    without it (which `missing_config` then explains, rather than call the layout unknown)."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def missing_config(path: Path) -> str:
+    return (
+        f"{path}: no layout.yaml in this layout folder; it holds the layout's colours, organisation "
+        "and texts (`newsletter layout new NAME` writes a commented one to start from)"
+    )
+
+
 def _mistakes(config_file: Path, mistakes: list[Mistake]) -> LayoutError:
     return LayoutError(
         "\n".join(
@@ -251,9 +266,9 @@ def _check_own_templates(path: Path) -> None:
         if name not in BASE_TEMPLATES and not file.name.startswith("_"):
             # A misspelt override would silently leave the base's template in force.
             close = difflib.get_close_matches(name, BASE_TEMPLATES, n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
+            hint = f"; did you mean {close[0]}?" if close else ""
             raise LayoutError(
-                f"{file}: the base layout has no template of this name, so nothing would use it; {hint}"
+                f"{file}: the base layout has no template of this name, so nothing would use it{hint} "
                 "(a part of your own that your templates include starts with _, e.g. sections/_note.mjml.j2)"
             )
 
@@ -283,10 +298,7 @@ def load(root: Path, name: str) -> Layout:
         known = ", ".join(available(root)) or "none"
         raise LayoutError(f"unknown layout {name!r}: no folder {path} (layouts here: {known})")
     if not config_file.is_file():
-        raise LayoutError(
-            f"{path}: no layout.yaml in this layout folder; it holds the layout's colours, organisation "
-            "and texts (`newsletter layout new NAME` writes a commented one to start from)"
-        )
+        raise LayoutError(missing_config(path))
     config = _read_config(config_file)
     for language in LANGUAGES:
         have = config.strings.get(language, {})
