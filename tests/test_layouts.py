@@ -287,6 +287,17 @@ def test_a_syntax_error_in_an_override_names_its_file_and_line(tmp_path: Path) -
     assert line.startswith("layouts/own/sections/callout.mjml.j2:2: "), line
 
 
+def test_a_syntax_error_in_an_override_the_issue_does_not_use_is_found_all_the_same(tmp_path: Path) -> None:
+    """The all-sections issue has one events section; an issue without one would not include the
+    partial, yet its override is checked when the layout loads."""
+    folder = make_layout(tmp_path, "own", {"sections/events.mjml.j2": "{% for event in section.events %}\n"})
+    with pytest.raises(LayoutError) as caught:
+        layouts.load(tmp_path, "own")
+    (line,) = caught.value.lines()
+    assert line.startswith(f"{folder.relative_to(tmp_path.parent)}/sections/events.mjml.j2:"), line
+    assert "for" in line
+
+
 def test_a_syntax_error_in_an_overriding_page_names_its_file_and_line(tmp_path: Path) -> None:
     page = '{% extends "base/email.mjml.j2" %}\n{% block footer %}\n{% if org.name %}\n{% endblock %}\n'
     line = load_error(tmp_path, {"email.mjml.j2": page})

@@ -165,6 +165,15 @@ class Layout:
         except jinja2.TemplateError as e:
             raise LayoutError(f"{self._template_frame(e)}: {e}") from None
 
+    def compile(self, names: list[str]) -> None:
+        """Compile these templates now, so that a syntax error in one is found whatever the issue
+        holds (an events partial, say, that only a later issue would use)."""
+        for name in names:
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateSyntaxError as e:
+                raise LayoutError(f"{self._where(e.filename, e.lineno)}: {e.message}") from None
+
     def _where(self, filename: str | None, line: int | None) -> str:
         name = self._shown(filename) if filename else str(self.path)
         return f"{name}:{line}" if line else name
@@ -252,9 +261,10 @@ def _read_config(config_file: Path) -> LayoutConfig:
         raise LayoutError(f"{at}: {where}: {first['msg']} ({e.error_count()} problem(s))") from None
 
 
-def _check_own_templates(path: Path) -> None:
-    """The organisation's templates must be UTF-8, and each either replace a base template or, named
-    with a leading `_`, be a part that its other templates include."""
+def _own_templates(path: Path) -> list[str]:
+    """The names of the organisation's templates. Each must be UTF-8, and either replace a base
+    template or, named with a leading `_`, be a part that its other templates include."""
+    names = []
     for file in sorted(path.rglob("*.j2")):
         name = file.relative_to(path).as_posix()
         if not file.is_file() or any(part.startswith(".") for part in name.split("/")):
@@ -271,6 +281,8 @@ def _check_own_templates(path: Path) -> None:
                 f"{file}: the base layout has no template of this name, so nothing would use it{hint} "
                 "(a part of your own that your templates include starts with _, e.g. sections/_note.mjml.j2)"
             )
+        names.append(name)
+    return names
 
 
 def environment(path: Path) -> jinja2.Environment:
@@ -305,11 +317,13 @@ def load(root: Path, name: str) -> Layout:
         missing = [k for k in STRING_KEYS if k not in have]
         if missing:
             raise LayoutError(f"{config_file}: strings.{language}: missing {', '.join(missing)}")
-    _check_own_templates(path)
+    own = _own_templates(path)
     assets: dict[str, bytes] = {}
     if config.logo and not config.logo.src.startswith("https://"):
         logo = (path / config.logo.src).resolve()
         if not logo.is_relative_to(path.resolve()) or not logo.is_file():
             raise LayoutError(f"{config_file}: logo.src: no file {config.logo.src!r} in the layout")
         assets[config.logo.src] = logo.read_bytes()
-    return Layout(name=name, path=path, config=config, env=environment(path), assets=assets)
+    layout = Layout(name=name, path=path, config=config, env=environment(path), assets=assets)
+    layout.compile(own)
+    return layout
