@@ -119,7 +119,7 @@ def instrumented(stages: Stages) -> Iterator[None]:
 
     Project.render calls issues.load, Project.layout and issues.read_assets; render() calls
     Layout.render (Jinja2, with the Markdown filter), mjml.mjml2html, _inline_css (premailer) and
-    plain_text. Whatever is left is the token pass, the re-validation of the tokenised issue and
+    plain_text. Whatever is left is the token pass (a copy of the issue with tokens in its texts) and
     Plan.compile.
     """
     patches: list[tuple[Any, str, Any]] = [
@@ -158,7 +158,7 @@ def stage_breakdown(project: Project, runs: int) -> tuple[dict[str, float], floa
             for name, ms in stages.current.items():
                 per_stage.setdefault(name, []).append(ms)
             rest = total - sum(stages.current.values())
-            per_stage.setdefault("other (tokens, re-validate, Plan.compile)", []).append(rest)
+            per_stage.setdefault("other (tokens, Plan.compile)", []).append(rest)
     return {name: statistics.median(v) for name, v in per_stage.items()}, statistics.median(totals)
 
 

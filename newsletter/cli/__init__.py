@@ -19,6 +19,7 @@ import typer
 
 from newsletter import __version__
 from newsletter.cli.help import PlainCommand, PlainGroup
+from newsletter.cli.layout import layout_app
 from newsletter.errors import ConfigError, IssueError, LedgerError, NewsletterError, Problem
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+app.add_typer(layout_app, name="layout", rich_help_panel="Write")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -1,27 +1,34 @@
-"""Layouts: a folder of Jinja2 templates that produce MJML, and its `layout.yaml`.
+"""Layouts: an organisation's folder over the base layout shipped with newsletter.
 
     layouts/<name>/
         layout.yaml                 colours, fonts, logo, organisation, fixed strings per language
-        email.mjml.j2               the page: head, header, sections, footer
-        sections/<type>.mjml.j2     one partial per section type (intro, article, …)
+        logo.png                    if the logo is a file (or an https address in layout.yaml)
+        email.mjml.j2               only to change the page (head, header, sections, footer)
+        sections/<type>.mjml.j2     only to change how one section type looks
 
-A new layout is a copied folder; no Python changes.
+Every template the folder does not hold is the base layout's (`base_layout/` beside this module):
+the page `email.mjml.j2` cut into blocks, and one partial per section type. A template in the folder
+replaces the base one of the same name; it can also extend it as `base/<name>`, e.g.
+`{% extends "base/email.mjml.j2" %}` with only the blocks it changes. A new layout is a folder with a
+`layout.yaml` (`newsletter layout new NAME` writes a commented one); no Python changes.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
+from jinja2.runtime import Context
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from newsletter.errors import LayoutError
-from newsletter.model import LANGUAGES, SECTION_TYPES, Language
+from newsletter.model import LANGUAGES, Language
 from newsletter.reading import yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake
@@ -106,6 +113,26 @@ class LayoutConfig(_Strict):
 _PLACES = Schema(LayoutConfig, {LayoutConfig: "layout"}).places()
 
 
+# The base layout's templates, shipped as package data; an organisation's template extends one as
+# "base/<name>".
+BASE_FOLDER = Path(__file__).resolve().parent / "base_layout"
+BASE_PREFIX = "base"
+PAGE = "email.mjml.j2"
+_BASE = jinja2.FileSystemLoader(BASE_FOLDER)
+BASE_TEMPLATES: tuple[str, ...] = tuple(t for t in _BASE.list_templates() if t.endswith(".j2"))
+# The filters the templates use; each render supplies what they do (`Layout.render`).
+FILTERS = ("markdown", "date")
+_FILTERS_KEY = "_render_filters"
+
+
+def _filter(name: str) -> Callable[..., Any]:
+    @jinja2.pass_context
+    def apply(context: Context, value: Any) -> Any:
+        return context[_FILTERS_KEY][name](value)
+
+    return apply
+
+
 @dataclass(frozen=True)
 class Layout:
     """A loaded layout: its configuration, its templates and the bytes of its local images."""
@@ -116,24 +143,73 @@ class Layout:
     env: jinja2.Environment = field(repr=False)
     assets: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
-    def render(self, context: Mapping[str, Any]) -> str:
-        """The MJML document for `context`; a failing template raises LayoutError with file:line."""
+    def render(self, context: Mapping[str, Any], filters: Mapping[str, Callable[[Any], Any]]) -> str:
+        """The MJML document for `context`, with `filters` doing the work of the templates' filters
+        (FILTERS); a failing template raises LayoutError with file:line.
+
+        The environment is made once per layout and shared by every render of it (a preview or a
+        dispatch renders the same layout over and over), so what differs per render (the issue's
+        language, the link colour) comes with the call, never set on the environment.
+        """
+        missing = [name for name in FILTERS if name not in filters]
+        if missing:
+            raise TypeError(f"Layout.render needs the filters {', '.join(missing)}")
         try:
-            return self.env.get_template("email.mjml.j2").render(context)
+            return self.env.get_template(PAGE).render({**context, _FILTERS_KEY: filters})
         except jinja2.TemplateSyntaxError as e:
             raise LayoutError(f"{self._where(e.filename, e.lineno)}: {e.message}") from None
+        except jinja2.TemplateNotFound as e:
+            raise LayoutError(
+                f"{self._template_frame(e)}: {_not_found(e.name if isinstance(e.name, str) else '')}"
+            ) from None
         except jinja2.TemplateError as e:
             raise LayoutError(f"{self._template_frame(e)}: {e}") from None
 
+    def compile(self, names: list[str]) -> None:
+        """Compile these templates now, so that a syntax error in one is found whatever the issue
+        holds (an events partial, say, that only a later issue would use)."""
+        for name in names:
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateSyntaxError as e:
+                raise LayoutError(f"{self._where(e.filename, e.lineno)}: {e.message}") from None
+
     def _where(self, filename: str | None, line: int | None) -> str:
-        name = Path(filename).relative_to(self.path.parent.parent) if filename else self.path
-        return f"{name}:{line}" if line else str(name)
+        name = self._shown(filename) if filename else str(self.path)
+        return f"{name}:{line}" if line else name
+
+    def _shown(self, filename: str) -> str:
+        """A template file as a message names it: `layouts/<name>/…` for the organisation's,
+        `base/…` (the name it is extended by) for the base layout's."""
+        file = Path(filename)
+        if file.is_relative_to(BASE_FOLDER):
+            return f"{BASE_PREFIX}/{file.relative_to(BASE_FOLDER).as_posix()}"
+        try:
+            return str(file.relative_to(self.path.parent.parent))
+        except ValueError:
+            return filename
 
     def _template_frame(self, error: BaseException) -> str:
+        """Where a template failed: the innermost template line, and when that is in the base layout,
+        the organisation's template line that led there (its override passed something wrong)."""
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.endswith(".j2")]
         if not frames:
             return str(self.path)
-        return self._where(frames[-1].filename, frames[-1].lineno)
+        inner = frames[-1]
+        where = self._where(inner.filename, inner.lineno)
+        own = [f for f in frames if not Path(f.filename).is_relative_to(BASE_FOLDER)]
+        if own and own[-1] is not inner:
+            where = f"{self._where(own[-1].filename, own[-1].lineno)}: in {where}"
+        return where
+
+
+def _not_found(name: str) -> str:
+    known = [*BASE_TEMPLATES, *(f"{BASE_PREFIX}/{t}" for t in BASE_TEMPLATES)]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = (
+        f"; did you mean {close[0]!r}?" if close else f" (the base layout's are {', '.join(BASE_TEMPLATES)})"
+    )
+    return f"no template {name!r} in the layout or the base layout{hint}"
 
 
 def available(root: Path) -> list[str]:
@@ -141,6 +217,21 @@ def available(root: Path) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "layout.yaml").is_file())
+
+
+def folders(root: Path) -> list[str]:
+    """The names an issue may give as its layout: the folders under `root`, with their layout.yaml or
+    without it (which `missing_config` then explains, rather than call the layout unknown)."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def missing_config(path: Path) -> str:
+    return (
+        f"{path}: no layout.yaml in this layout folder; it holds the layout's colours, organisation "
+        "and texts (`newsletter layout new NAME` writes a commented one to start from)"
+    )
 
 
 def _mistakes(config_file: Path, mistakes: list[Mistake]) -> LayoutError:
@@ -170,34 +261,69 @@ def _read_config(config_file: Path) -> LayoutConfig:
         raise LayoutError(f"{at}: {where}: {first['msg']} ({e.error_count()} problem(s))") from None
 
 
-def load(root: Path, name: str) -> Layout:
-    """Load `root/name`: check its layout.yaml, its strings and that every section has a partial."""
-    path = root / name
-    config_file = path / "layout.yaml"
-    if not config_file.is_file():
-        known = ", ".join(available(root)) or "none"
-        raise LayoutError(f"unknown layout {name!r}: no {config_file} (layouts here: {known})")
-    config = _read_config(config_file)
-    for language in LANGUAGES:
-        have = config.strings.get(language, {})
-        missing = [k for k in STRING_KEYS if k not in have]
-        if missing:
-            raise LayoutError(f"{config_file}: strings.{language}: missing {', '.join(missing)}")
-    for kind in SECTION_TYPES:
-        if not (path / "sections" / f"{kind}.mjml.j2").is_file():
-            raise LayoutError(f"{path}/sections/{kind}.mjml.j2: missing; copy it from layouts/default")
-    assets: dict[str, bytes] = {}
-    if config.logo and not config.logo.src.startswith("https://"):
-        logo = (path / config.logo.src).resolve()
-        if not logo.is_relative_to(path.resolve()) or not logo.is_file():
-            raise LayoutError(f"{config_file}: logo.src: no file {config.logo.src!r} in the layout")
-        assets[config.logo.src] = logo.read_bytes()
+def _own_templates(path: Path) -> list[str]:
+    """The names of the organisation's templates. Each must be UTF-8, and either replace a base
+    template or, named with a leading `_`, be a part that its other templates include."""
+    names = []
+    for file in sorted(path.rglob("*.j2")):
+        name = file.relative_to(path).as_posix()
+        if not file.is_file() or any(part.startswith(".") for part in name.split("/")):
+            continue  # an editor's lock or backup file
+        try:
+            file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise LayoutError(f"{file}: is not UTF-8 text; save it as UTF-8") from None
+        if name not in BASE_TEMPLATES and not file.name.startswith("_"):
+            # A misspelt override would silently leave the base's template in force.
+            close = difflib.get_close_matches(name, BASE_TEMPLATES, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise LayoutError(
+                f"{file}: the base layout has no template of this name, so nothing would use it{hint} "
+                "(a part of your own that your templates include starts with _, e.g. sections/_note.mjml.j2)"
+            )
+        names.append(name)
+    return names
+
+
+def environment(path: Path) -> jinja2.Environment:
+    """The templates of the layout folder `path` over the base layout's: a name is looked up in the
+    folder first, then in the base; `base/<name>` is always the base's (to extend it)."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(path),
+        loader=jinja2.ChoiceLoader(
+            [jinja2.PrefixLoader({BASE_PREFIX: _BASE}), jinja2.FileSystemLoader(path), _BASE]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return Layout(name=name, path=path, config=config, env=env, assets=assets)
+    env.filters.update({name: _filter(name) for name in FILTERS})
+    return env
+
+
+def load(root: Path, name: str) -> Layout:
+    """Load `root/name`: check its layout.yaml, its strings, its logo and the names of its templates."""
+    path = root / name
+    config_file = path / "layout.yaml"
+    if not path.is_dir():
+        known = ", ".join(available(root)) or "none"
+        raise LayoutError(f"unknown layout {name!r}: no folder {path} (layouts here: {known})")
+    if not config_file.is_file():
+        raise LayoutError(missing_config(path))
+    config = _read_config(config_file)
+    for language in LANGUAGES:
+        have = config.strings.get(language, {})
+        missing = [k for k in STRING_KEYS if k not in have]
+        if missing:
+            raise LayoutError(f"{config_file}: strings.{language}: missing {', '.join(missing)}")
+    own = _own_templates(path)
+    assets: dict[str, bytes] = {}
+    if config.logo and not config.logo.src.startswith("https://"):
+        logo = (path / config.logo.src).resolve()
+        if not logo.is_relative_to(path.resolve()) or not logo.is_file():
+            raise LayoutError(f"{config_file}: logo.src: no file {config.logo.src!r} in the layout")
+        assets[config.logo.src] = logo.read_bytes()
+    layout = Layout(name=name, path=path, config=config, env=environment(path), assets=assets)
+    layout.compile(own)
+    return layout

@@ -56,10 +56,12 @@ class Project:
     def layout(self, loaded: LoadedIssue) -> Layout:
         root = self.layouts_for(loaded.path)
         name = loaded.issue.layout
-        if name not in layouts.available(root):
+        if name not in layouts.folders(root):
             raise IssueError(
                 [loaded.problem(("layout",), issues.unknown_layout(name, layouts.available(root), root))]
             )
+        if name not in layouts.available(root):
+            raise IssueError([loaded.problem(("layout",), layouts.missing_config(root / name))])
         return _cached_layout(root, name)
 
     def render(self, path: Path, *, audience: bool = False) -> tuple[LoadedIssue, Rendered]:
@@ -68,8 +70,9 @@ class Project:
         With `audience`, the audience file the issue names must exist too (`validate` asks for it).
         """
         # The layout's name is checked with the issue's other mistakes; without any layout, the
-        # message after loading says where none were found.
-        known = layouts.available(self.layouts_for(path)) or None
+        # message after loading says where none were found, and for a folder without its
+        # layout.yaml, that it lacks one.
+        known = layouts.folders(self.layouts_for(path)) or None
         loaded = issues.load(path, layouts=known, audience=audience)
         layout = self.layout(loaded)
         rendered = render(

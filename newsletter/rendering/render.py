@@ -17,10 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import mjml
-from jinja2 import pass_context
-from jinja2.runtime import Context
 from markupsafe import Markup
 from premailer import Premailer
+from pydantic import BaseModel
 
 from newsletter.errors import RenderError
 from newsletter.model import (
@@ -89,13 +88,19 @@ class _MergeTokens:
         return self._tokens.token(Field(name))
 
 
-def _tokenize(value: Any, tokens: Tokens) -> Any:
+def _tokenized(value: Any, tokens: Tokens) -> Any:
+    """`value` (an issue, a section, a text…) with every merge expression in its texts replaced by its
+    token: a copy, made field by field in the order of the model, so the tokens are numbered as the
+    file reads."""
     if isinstance(value, str):
         return tokens.replace(value)
     if isinstance(value, list):
-        return [_tokenize(v, tokens) for v in value]
-    if isinstance(value, dict):
-        return {k: _tokenize(v, tokens) for k, v in value.items()}
+        return [_tokenized(v, tokens) for v in value]
+    if isinstance(value, BaseModel):
+        # The texts were validated when the issue was read; a token changes no verdict.
+        return value.model_copy(
+            update={k: _tokenized(getattr(value, k), tokens) for k in type(value).model_fields}
+        )
     return value
 
 
@@ -201,16 +206,6 @@ class _Inliner(Premailer):  # type: ignore[misc]
         super()._style_to_basic_html_attributes(element, style_content, force=False)
 
 
-@pass_context
-def _markdown_filter(context: Context, text: str) -> Markup:
-    return Markup(markdown.to_html(text, context["link_style"]))  # noqa: S704 - raw HTML is off
-
-
-@pass_context
-def _date_filter(context: Context, day: dt.date) -> str:
-    return format_date(day, context["lang"])
-
-
 def _inline_css(html: str) -> str:
     # strip_important=False: the kept media queries need their !important to win over inline styles.
     # allow_network=False: MJML's web-font <link>s must not be fetched.
@@ -250,7 +245,7 @@ def render(
     `asset_base_url` they are embedded as inline parts, with it they are linked there.
     """
     tokens = Tokens()
-    merged = Issue.model_validate(_tokenize(issue.model_dump(), tokens))
+    merged: Issue = _tokenized(issue, tokens)
     strings = layout.config.strings_for(issue.language)
     images = _Images(assets or {}, layout, asset_base_url)
 
@@ -258,11 +253,12 @@ def render(
         return images.url(image.src)
 
     logo_url = images.url(layout.config.logo.src, from_layout=True) if layout.config.logo else None
-    # The filters read what differs per render from the context: a cached layout is shared.
-    layout.env.filters["markdown"] = _markdown_filter
-    layout.env.filters["date"] = _date_filter
+    link_style = f"color:{layout.config.brand.accent};text-decoration:underline;"
+    filters: dict[str, Callable[[Any], Any]] = {
+        "markdown": lambda text: Markup(markdown.to_html(text, link_style)),  # noqa: S704 - raw HTML is off
+        "date": lambda day: format_date(day, issue.language),
+    }
     context = {
-        "link_style": f"color:{layout.config.brand.accent};text-decoration:underline;",
         "issue": merged,
         "slug": slug,
         "lang": issue.language,
@@ -279,7 +275,7 @@ def render(
         "image_url": image_url,
         "title": page_title(issue.subject),
     }
-    source = layout.render(context)
+    source = layout.render(context, filters)
     try:
         html = mjml.mjml2html(source, fonts={})
     except ValueError as e:
