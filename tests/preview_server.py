@@ -16,7 +16,8 @@ from pathlib import Path
 from conftest import ISSUE
 
 from newsletter.rendering.project import Project
-from newsletter.web.preview import Preview, PreviewServer, serve
+from newsletter.web.preview import Preview
+from newsletter.web.preview_http import PreviewServer, serve
 
 SENDER = "Nieuwsbrief POM Limburg <nieuwsbrief@example.org>"
 WAIT = 5.0  # seconds a change may take to show; the watcher polls every 0.1 s

@@ -22,7 +22,8 @@ from newsletter.model import SAMPLE_RECIPIENT
 from newsletter.reading.recipients import load as load_recipients
 from newsletter.rendering.project import Project
 from newsletter.rendering.render import GMAIL_CLIP_BYTES
-from newsletter.web.preview import HostCheck, Preview, serve
+from newsletter.web.preview import Preview
+from newsletter.web.preview_http import HostCheck, serve
 
 PREHEADER = "Health Campus Limburg in San Francisco, Spaas Kaarsen kiest voor de trein en een groeitip."
 
