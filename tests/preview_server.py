@@ -76,9 +76,10 @@ class Running:
 
 
 @contextmanager
-def serving(root: Path, **kwargs: object) -> Iterator[Running]:
-    """A preview of `root`/issues/2026-01.yaml served in a thread; stopped and closed on leaving."""
-    path = root / ISSUE
+def serving(root: Path, issue: Path = ISSUE, **kwargs: object) -> Iterator[Running]:
+    """A preview of `root`/`issue` (the sample issue unless told) served in a thread; stopped and
+    closed on leaving."""
+    path = root / issue
     project = Project(issues_dir=root / "issues", layouts_dir=root / "layouts")
     preview = Preview(project, path, sender=SENDER, interval=0.1, **kwargs)  # type: ignore[arg-type]
     server = serve(preview, "127.0.0.1", 0)
