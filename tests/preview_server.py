@@ -16,7 +16,8 @@ from pathlib import Path
 from conftest import ISSUE
 
 from newsletter.rendering.project import Project
-from newsletter.web.preview import Preview, PreviewServer, serve
+from newsletter.web.preview import Preview
+from newsletter.web.preview_http import PreviewServer, serve
 
 SENDER = "Nieuwsbrief POM Limburg <nieuwsbrief@example.org>"
 WAIT = 5.0  # seconds a change may take to show; the watcher polls every 0.1 s
@@ -75,9 +76,10 @@ class Running:
 
 
 @contextmanager
-def serving(root: Path, **kwargs: object) -> Iterator[Running]:
-    """A preview of `root`/issues/2026-01.yaml served in a thread; stopped and closed on leaving."""
-    path = root / ISSUE
+def serving(root: Path, issue: Path = ISSUE, **kwargs: object) -> Iterator[Running]:
+    """A preview of `root`/`issue` (the sample issue unless told) served in a thread; stopped and
+    closed on leaving."""
+    path = root / issue
     project = Project(issues_dir=root / "issues", layouts_dir=root / "layouts")
     preview = Preview(project, path, sender=SENDER, interval=0.1, **kwargs)  # type: ignore[arg-type]
     server = serve(preview, "127.0.0.1", 0)

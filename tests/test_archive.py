@@ -171,6 +171,45 @@ def test_an_issue_sent_according_to_the_ledger_is_included(two_ready: Path) -> N
     assert [href for href, _ in index_links(site)] == ["2026-02.html", "2026-01.html"]
 
 
+def test_issues_to_publish_in_process_reads_the_ledger_and_the_issue_files(two_ready: Path) -> None:
+    issues = Path("issues")  # the project's folder, as Project() names it
+    january = dt.datetime(2026, 1, 20, 12, 0, tzinfo=dt.UTC)
+    sent(two_ready, "2026-01", SUBJECT, january, ["an.peeters@example.org"])
+    sent(two_ready, "2026-02", FEBRUARY, january + dt.timedelta(days=28), [])
+    sent_on = january.astimezone().date().isoformat()
+    ledger = Ledger.for_reading(two_ready / load_settings().db)
+    try:
+        assert archive.issues_to_publish(Project(), ledger, include_ready=False) == [
+            archive.ToPublish(issues / "2026-01.yaml", sent_on)
+        ]
+        # February's delivery reached nobody yet: it joins as a ready issue, dated by its send_at.
+        assert archive.issues_to_publish(Project(), ledger, include_ready=True) == [
+            archive.ToPublish(issues / "2026-01.yaml", sent_on),
+            archive.ToPublish(issues / "2026-02.yaml", "2026-02-17"),
+        ]
+    finally:
+        ledger.close()
+    # Without a ledger nothing was sent; the March draft is never chosen.
+    assert archive.issues_to_publish(Project(), None, include_ready=False) == []
+    assert [p.file.stem for p in archive.issues_to_publish(Project(), None, include_ready=True)] == [
+        "2026-01",
+        "2026-02",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "page"),
+    [
+        ("https://example.org/unsubscribe?token={token}", "https://example.org/unsubscribe?token="),
+        ("https://example.org/u?e={email}&t={token}", "https://example.org/u?e=&t="),
+        ("{token}", "#"),
+        (None, "#"),
+    ],
+)
+def test_the_unsubscribe_link_of_the_archive_has_no_token_or_address(setting: str | None, page: str) -> None:
+    assert archive.public_unsubscribe_page(setting) == page
+
+
 # -- what the pages hold --------------------------------------------------------------------------
 
 
@@ -279,6 +318,54 @@ def test_build_with_no_issues_raises_a_user_error_and_writes_nothing(tmp_path: P
     with pytest.raises(NewsletterError, match="nothing has been sent yet"):
         archive.build(Project(), [], tmp_path / "site", unsubscribe_page="#")
     assert not (tmp_path / "site").exists()
+
+
+# -- what the issue or the layout writes is shown as text -----------------------------------------
+
+# The subject as YAML writes it, then as a reader without a first name sees it: markup that would run,
+# quotes and template braces.
+HOSTILE_SUBJECT = """'<script>alert("x")</script> & ''q'' {{ first_name | default("{{ 7*7 }}") }}'"""
+SHOWN_SUBJECT = """<script>alert("x")</script> & 'q' {{ 7*7 }}"""
+HOSTILE_LIST_NAME = """</title><script>alert('x')</script> "Nieuws" & {{ 7*7 }}"""
+
+
+def test_markup_quotes_and_braces_in_a_subject_or_the_list_name_are_shown_as_text(two_ready: Path) -> None:
+    february = two_ready / "issues" / "2026-02.yaml"
+    text = february.read_text(encoding="utf-8")
+    february.write_text(re.sub(r"(?m)^subject: .*$", lambda _: f"subject: {HOSTILE_SUBJECT}", text), "utf-8")
+    edit(
+        two_ready / "layouts" / "pom-limburg" / "layout.yaml",
+        "list_name: Nieuwsbrief POM Limburg",
+        "list_name: '" + HOSTILE_LIST_NAME.replace("'", "''") + "'",
+    )
+    result = run(two_ready, "archive", "-o", "site", "--include-ready")
+    assert result.returncode == 0, result.stderr
+    site = two_ready / "site"
+    assert index_links(site) == [("2026-02.html", SHOWN_SUBJECT), ("2026-01.html", SUBJECT)]
+    index = soup(site / "index.html")
+    assert index.title is not None
+    assert index.title.get_text() == HOSTILE_LIST_NAME
+    assert index.h1 is not None
+    assert index.h1.get_text() == HOSTILE_LIST_NAME
+    assert index.find_all("script") == []
+    assert "<script>" not in (site / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("slug", ["\"><script>alert('x')<!-- {{ 7*7 }}", "javascript:alert(1)"])
+def test_a_slug_with_markup_or_a_scheme_links_to_its_own_page(two_ready: Path, slug: str) -> None:
+    # The CLI publishes only files named as slugs are (letters, digits, . - _); the library takes any.
+    path = write_issue(two_ready, slug, send_at="2026-02-17T09:00")
+    out = two_ready / "public"
+    archive.build(Project(), [(path, "2026-02-17")], out, unsubscribe_page="#")
+    [(href, label)] = index_links(out)
+    assert label == SUBJECT
+    # A path of the site, percent-encoded: no quote ends the attribute, no scheme makes it a script.
+    assert urlsplit(href).scheme == ""
+    assert re.fullmatch(r"[A-Za-z0-9%._-]+\.html", href), href
+    assert (out / unquote(href)).read_text(encoding="utf-8") == (out / f"{slug}.html").read_text(
+        encoding="utf-8"
+    )
+    assert soup(out / "index.html").find_all("script") == []
 
 
 # -- in a browser ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import inspect
 import re
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,8 @@ from newsletter.model import SAMPLE_RECIPIENT
 from newsletter.reading.recipients import load as load_recipients
 from newsletter.rendering.project import Project
 from newsletter.rendering.render import GMAIL_CLIP_BYTES
-from newsletter.web.preview import HostCheck, Preview, serve
+from newsletter.web.preview import Preview
+from newsletter.web.preview_http import HostCheck, serve
 
 PREHEADER = "Health Campus Limburg in San Francisco, Spaas Kaarsen kiest voor de trein en een groeitip."
 
@@ -437,3 +439,23 @@ def test_the_email_frames_are_sandboxed_and_the_email_runs_no_script(running: Ru
         assert "script-src 'none'" in (response.getheader("Content-Security-Policy") or "")
     finally:
         conn.close()
+
+
+# -- what the person writes is shown as text, never run ------------------------------------------
+
+
+def test_a_file_name_with_markup_quotes_and_braces_is_escaped_in_the_page(
+    start: Callable[..., Running], project_dir: Path
+) -> None:
+    hostile = ISSUE.with_name("\"><script>alert('x')<!-- {{ 7*7 }}.yaml")
+    shutil.copyfile(project_dir / ISSUE, project_dir / hostile)
+    running = start(issue=hostile)
+    page = running.body("/", "text/html")
+    parsed = BeautifulSoup(page, "html.parser")
+    assert parsed.title is not None
+    # The whole name, as written: no element ended by its quote, no braces read as a template.
+    assert parsed.title.get_text() == f"Preview: {project_dir / hostile}"
+    assert len(parsed.find_all("script")) == 1, "only the page's own script"
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;!-- {{ 7*7 }}" in page
+    assert running.state()["file"] == str(project_dir / hostile)

@@ -6,6 +6,7 @@ browser fails the run instead. Screenshots of each test go to its tmp_path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,6 +16,7 @@ from conftest import CSV, FIRST_TITLE, ISSUE, SUBJECT, edit, line_of, needs_chro
 from playwright.sync_api import Browser, Frame, Page, expect
 from preview_server import Running, serving
 
+from newsletter.model import Recipient
 from newsletter.reading.recipients import load as load_recipients
 
 PHONE_WIDTH = 375
@@ -203,3 +205,37 @@ def test_the_recipient_chooser_switches_the_greeting(
     chooser.select_option("3")
     expect(phone.get_by_text("Beste lezer,")).to_be_visible()
     expect(phone.get_by_text("Beste Bert,")).to_have_count(0)
+
+
+# Markup that would run, quotes and template braces, where the issue and the audience put text (the
+# subject as YAML writes it, then as a reader without a first name sees it).
+HOSTILE_SUBJECT = (
+    """'<img src=x onerror="window.pwned = 1"> & ''q'' {{ first_name | default("{{ 7*7 }}") }}'"""
+)
+SHOWN_SUBJECT = """<img src=x onerror="window.pwned = 1"> & 'q' {{ 7*7 }}"""
+HOSTILE_NAME = """<img src=x onerror="window.pwned = 'name'"> & 'Co'"""
+HOSTILE_LAYOUT = """layout: '<img src=x onerror="window.pwned = 2">'"""
+KICKER = "    kicker: Waar onderzoek, ondernemen en investeren samenkomen"
+
+
+def test_markup_in_the_subject_a_name_or_a_mistake_shows_as_text_and_runs_nothing(
+    open_preview: Callable[..., tuple[Page, Running]], project_dir: Path
+) -> None:
+    issue = project_dir / ISSUE
+    text = issue.read_text(encoding="utf-8")
+    issue.write_text(re.sub(r"(?m)^subject: .*$", lambda _: f"subject: {HOSTILE_SUBJECT}", text), "utf-8")
+    page, running = open_preview(recipients=[Recipient(email="lezer@example.org", name=HOSTILE_NAME)])
+    expect(page.locator("#subject")).to_have_text(SHOWN_SUBJECT)
+    expect(page.locator("#recipient option")).to_have_text([f"{HOSTILE_NAME} <lezer@example.org>"])
+    expect(page.frame_locator("#phone").get_by_role("heading", name=FIRST_TITLE)).to_be_visible()
+
+    edit(running.path, "layout: pom-limburg", HOSTILE_LAYOUT)
+    edit(running.path, KICKER, "    kicker: '{{ 7*7 }} " + KICKER.removeprefix("    kicker: ") + "'")
+    errors = page.locator("#errors")
+    expect(errors).to_be_visible(timeout=CHANGE_MS)
+    expect(errors).to_contain_text("""unknown layout '<img src=x onerror="window.pwned = 2">'""")
+    expect(errors).to_contain_text("cannot understand merge field '{{ 7*7 }}'")
+
+    # Nothing of it became an element, and nothing of it ran.
+    expect(page.locator("header img, nav img, #errors img")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None

@@ -772,7 +772,8 @@ def preview(
     ] = None,
 ) -> None:
     """Show an issue in the browser at desktop and phone width, updated every time you save."""
-    from newsletter.web.preview import Preview, serve
+    from newsletter.web.preview import Preview
+    from newsletter.web.preview_http import serve
 
     settings = _settings()
     project = _project(settings)
@@ -831,32 +832,20 @@ def archive(
 ) -> None:
     """Write a static web version of every sent issue, with an index page, newest first."""
     from newsletter.ledger import Ledger
-    from newsletter.reading.issues import load as load_issue
     from newsletter.web.archive import build as build_archive
+    from newsletter.web.archive import issues_to_publish, public_unsubscribe_page
 
     settings = _settings()
     project = _project(settings)
-    chosen: list[tuple[Path, str]] = []
-    sent: dict[str, str] = {}
-    if settings.db.exists():
-        with _user_errors():
-            ledger = Ledger.for_reading(settings.db)
-            try:
-                for delivery in ledger.deliveries():
-                    if ledger.counts(delivery.issue).sent:
-                        sent[delivery.issue] = delivery.started_at.astimezone().date().isoformat()
-            finally:
-                ledger.close()
     with _user_errors():
-        for path in project.issue_files():
-            if path.stem in sent:
-                chosen.append((path, sent[path.stem]))
-            elif include_ready:
-                issue = load_issue(path).issue
-                if issue.status == "ready" and issue.send_at is not None:
-                    chosen.append((path, issue.send_at.date().isoformat()))
-        unsubscribe = (settings.unsubscribe_url or "").replace("{token}", "").replace("{email}", "")
-        pages = build_archive(project, chosen, out, unsubscribe_page=unsubscribe or "#")
+        ledger = Ledger.for_reading(settings.db) if settings.db.exists() else None
+        try:
+            chosen = issues_to_publish(project, ledger, include_ready=include_ready)
+        finally:
+            if ledger is not None:
+                ledger.close()
+        unsubscribe = public_unsubscribe_page(settings.unsubscribe_url)
+        pages = build_archive(project, chosen, out, unsubscribe_page=unsubscribe)
     for page in pages:
         typer.echo(f"  {page.file}  {page.subject}")
     typer.echo(f"wrote {len(pages)} issue(s) and {out / 'index.html'}; upload the folder as it is")

@@ -1,0 +1,46 @@
+const $ = (id) => document.getElementById(id);
+let recipient = 0, version = -1;
+function fit(frame) {
+  // A frame that loads while the text tab hides it measures 0: keep its size, fit it when shown.
+  try {
+    const height = frame.contentDocument.documentElement.scrollHeight;
+    if (height > 0) { frame.style.height = height + "px"; }
+  } catch (e) {}
+}
+for (const id of ["desktop", "phone"]) { $(id).addEventListener("load", () => fit($(id))); }
+// What comes from the issue or the audience is set as text (textContent, new Option), never parsed
+// as HTML: a subject or a mistake that holds markup shows as written.
+async function update() {
+  const state = await (await fetch("/state.json?r=" + recipient)).json();
+  $("from").textContent = state.from; $("subject").textContent = state.subject;
+  $("preheader").textContent = state.preheader;
+  const kb = (state.size / 1024).toFixed(1), limit = (state.limit / 1024).toFixed(0);
+  $("size").textContent = `HTML ${kb} KB of ${limit} KB (Gmail clips above)`;
+  $("size").classList.toggle("over", state.size > state.limit);
+  $("errors").textContent = state.errors.join("\n");
+  $("errors").classList.toggle("shown", !state.ok);
+  $("frames").classList.toggle("stale", !state.ok);
+  const select = $("recipient");
+  if (select.options.length !== state.recipients.length) {
+    select.innerHTML = "";
+    state.recipients.forEach((label, i) => select.add(new Option(label, i)));
+    select.value = recipient;
+  }
+  if (state.version !== version) {
+    version = state.version;
+    const q = `?r=${recipient}&v=${version}`;
+    $("desktop").src = "/email.html" + q; $("phone").src = "/email.html" + q;
+    $("text").textContent = await (await fetch("/email.txt" + q)).text();
+  }
+  $("status").textContent = "version " + state.version;
+  document.body.dataset.version = state.version;
+}
+$("recipient").addEventListener("change", (e) => { recipient = Number(e.target.value); version = -1; update(); });
+$("tab-html").addEventListener("click", () => { document.body.classList.remove("text");
+  $("tab-html").classList.add("on"); $("tab-text").classList.remove("on");
+  fit($("desktop")); fit($("phone")); });
+$("tab-text").addEventListener("click", () => { document.body.classList.add("text");
+  $("tab-text").classList.add("on"); $("tab-html").classList.remove("on"); });
+const events = new EventSource("/events");
+events.onmessage = () => update();
+update();
