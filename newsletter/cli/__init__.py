@@ -122,7 +122,7 @@ def validate(
     ] = None,
 ) -> None:
     """Check issue files: every mistake with its file, line and field. Exit 2 if any."""
-    from newsletter.rendering.render import GMAIL_CLIP_BYTES
+    from newsletter.rendering.size import GMAIL_CLIP_BYTES
 
     project = _project(_settings())
     failed = False
@@ -174,7 +174,7 @@ def render(
     """Render an issue to OUT/<slug>.html, .txt and .eml (the whole message for a sample reader)."""
     from newsletter.composing import message
     from newsletter.model import SAMPLE_RECIPIENT
-    from newsletter.rendering.render import GMAIL_CLIP_BYTES
+    from newsletter.rendering.size import GMAIL_CLIP_BYTES
 
     settings = _settings()
     project = _project(settings)
