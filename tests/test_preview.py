@@ -22,7 +22,7 @@ from preview_server import SENDER, WAIT, Running, serving
 from newsletter.model import SAMPLE_RECIPIENT
 from newsletter.reading.recipients import load as load_recipients
 from newsletter.rendering.project import Project
-from newsletter.rendering.render import GMAIL_CLIP_BYTES
+from newsletter.rendering.size import GMAIL_CLIP_BYTES
 from newsletter.web.preview import Preview
 from newsletter.web.preview_http import HostCheck, serve
 

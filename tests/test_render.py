@@ -22,7 +22,8 @@ from newsletter.model.merge import escape_html
 from newsletter.reading import layouts
 from newsletter.rendering import imagesize, markdown
 from newsletter.rendering.project import Project
-from newsletter.rendering.render import GMAIL_CLIP_BYTES, page_title
+from newsletter.rendering.render import page_title
+from newsletter.rendering.size import GMAIL_CLIP_BYTES
 
 LAYOUTS = ("default", "pom-limburg")
 RSQUO = "\u2019"  # the typographic apostrophe, as in "regio's"

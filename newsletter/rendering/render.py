@@ -64,7 +64,6 @@ MONTHS: dict[Language, tuple[str, ...]] = {
            "September", "Oktober", "November", "Dezember"),
 }  # fmt: skip
 
-GMAIL_CLIP_BYTES = 102 * 1024
 # Longer titles are cut in browser tabs and flagged by HTML validators; the Subject header keeps it all.
 TITLE_LIMIT = 70
 

@@ -21,7 +21,7 @@ from newsletter.model import SAMPLE_RECIPIENT, Recipient, Rendered
 from newsletter.model.merge import html_values
 from newsletter.reading.issues import LoadedIssue
 from newsletter.rendering.project import Project
-from newsletter.rendering.render import GMAIL_CLIP_BYTES
+from newsletter.rendering.size import GMAIL_CLIP_BYTES, html_size
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 ASSETS = "/assets"
@@ -162,7 +162,7 @@ class Preview:
         snap = self.snapshot
         rendered = snap.rendered
         body = self.email_html(index)
-        size = len(body.encode()) if body is not None else 0
+        size = html_size(body) if body is not None else 0
         subject = ""
         if rendered is not None:
             subject = rendered.subject.fill(self.values(rendered, self.recipient(index)))
