@@ -73,10 +73,20 @@ def _url(value: str) -> str:
     return value
 
 
+def is_remote_image(src: str) -> bool:
+    """Whether an image (of an issue or a layout's logo) is an https address the mail client fetches,
+    rather than a file beside the issue or in the layout, which is embedded or put on the asset host.
+
+    One rule for the issue file's check, the renderer, the layout's logo and the archive: where
+    they disagreed, a logo written `HTTPS://…` was looked for as a file in the layout.
+    """
+    return src[:8].lower() == "https://"
+
+
 def _image_src(value: str) -> str:
     value = value.strip()
     if re.match(r"^[a-z][a-z0-9+.-]*:", value, re.IGNORECASE):
-        if not value.lower().startswith("https://"):
+        if not is_remote_image(value):
             raise ValueError(
                 f"{value!r}: images must be https:// addresses or files beside the issue "
                 "(mail clients block plain http images)"
@@ -131,7 +141,7 @@ class Image(Strict):
 
     @property
     def is_local(self) -> bool:
-        return not self.src.lower().startswith("https://")
+        return not is_remote_image(self.src)
 
 
 class ArticleImage(Image):

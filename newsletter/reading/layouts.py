@@ -21,7 +21,7 @@ import jinja2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from newsletter.errors import LayoutError
-from newsletter.model import LANGUAGES, SECTION_TYPES, Language
+from newsletter.model import LANGUAGES, SECTION_TYPES, Language, is_remote_image
 from newsletter.reading import yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake
@@ -187,7 +187,7 @@ def load(root: Path, name: str) -> Layout:
         if not (path / "sections" / f"{kind}.mjml.j2").is_file():
             raise LayoutError(f"{path}/sections/{kind}.mjml.j2: missing; copy it from layouts/default")
     assets: dict[str, bytes] = {}
-    if config.logo and not config.logo.src.startswith("https://"):
+    if config.logo and not is_remote_image(config.logo.src):
         logo = (path / config.logo.src).resolve()
         if not logo.is_relative_to(path.resolve()) or not logo.is_file():
             raise LayoutError(f"{config_file}: logo.src: no file {config.logo.src!r} in the layout")
