@@ -23,7 +23,7 @@ from newsletter.delivering.selection import Plan, select
 from newsletter.errors import AudienceError, BusyError, SlugClashError
 from newsletter.ledger import Delivery, Ledger
 from newsletter.ledger.lock import Holder, issue_lock
-from newsletter.model import Recipient, Rendered
+from newsletter.model import Recipient, Rendered, address_key
 from newsletter.model.merge import TRUSTED_FIELDS, link_problem
 from newsletter.reading import audience_fields, recipients
 from newsletter.reading.issues import LoadedIssue
@@ -265,7 +265,7 @@ def send_test(
         except ValueError as e:
             raise AudienceError(f"--test {address}: not a valid address: {e}") from None
         # The same address twice (in any case) gets one message, as in the ledger.
-        people.setdefault(checked.lower(), Recipient(checked, fields=(*first.fields, *names)))
+        people.setdefault(address_key(checked), Recipient(checked, fields=(*first.fields, *names)))
     outcomes: dict[str, Event] = {}
 
     def record(event: Event) -> None:

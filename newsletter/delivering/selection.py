@@ -113,10 +113,10 @@ def select(
         rows = ledger.upcoming(issue, plan.now, retry_failed=retry_failed)
         return plan, (row.recipient for row in rows)
     keys = ledger.suppressed_keys() if ledger is not None else set()
-    suppressed = sum(1 for r in audience if r.email.lower() in keys) if keys else 0
+    suppressed = sum(1 for r in audience if r.key in keys) if keys else 0
     classes = {"due": audience.count - suppressed, "suppressed": suppressed}
     plan = _plan(classes, audience.count, audience, ledger, options, now)
-    return plan, itertools.islice((r for r in audience if r.email.lower() not in keys), plan.now)
+    return plan, itertools.islice((r for r in audience if r.key not in keys), plan.now)
 
 
 def _plan(

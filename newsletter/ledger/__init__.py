@@ -34,7 +34,7 @@ from typing import Any
 from newsletter.errors import LedgerError
 from newsletter.ledger.file import LedgerFile, why_unwritable
 from newsletter.ledger.lock import Holder, held, hold, holder, lock_path
-from newsletter.model import Recipient
+from newsletter.model import Recipient, address_key
 
 STATUSES = ("pending", "sending", "sent", "failed", "unknown", "skipped")
 
@@ -237,12 +237,12 @@ class Ledger:
                         issue,
                         i,
                         r.email,
-                        r.email.lower(),
+                        r.key,
                         r.first_name,
                         r.name,
                         json.dumps(r.fields),
-                        "skipped" if r.email.lower() in suppressed else "pending",
-                        "suppressed" if r.email.lower() in suppressed else None,
+                        "skipped" if r.key in suppressed else "pending",
+                        "suppressed" if r.key in suppressed else None,
                         _iso(now),
                     )
                     for i, r in enumerate(recipients)
@@ -394,7 +394,7 @@ class Ledger:
             db.execute(
                 "UPDATE recipients SET status = 'sending', attempts = attempts + 1, message_id = ?, "
                 "updated_at = ? WHERE issue = ? AND email_key = ?",
-                (message_id, _iso(now), issue, email.lower()),
+                (message_id, _iso(now), issue, address_key(email)),
             )
 
     def mark(
@@ -422,7 +422,7 @@ class Ledger:
         db.execute(
             "UPDATE recipients SET status = ?, last_reply = ?, updated_at = ?, "
             "sent_at = coalesce(?, sent_at), ambiguous = ambiguous + ? WHERE issue = ? AND email_key = ?",
-            (status, reply, _iso(now), sent_at, increment, issue, email.lower()),
+            (status, reply, _iso(now), sent_at, increment, issue, address_key(email)),
         )
 
     def finish(self, issue: str, now: dt.datetime) -> None:
@@ -449,24 +449,26 @@ class Ledger:
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO suppressions (email_key, email, reason, added_at) VALUES (?, ?, ?, ?)",
-                [(e.lower(), e, reason, _iso(now)) for e in emails],
+                [(address_key(e), e, reason, _iso(now)) for e in emails],
             )
             return db.total_changes - before
 
     def unsuppress(self, email: str) -> bool:
         with self._tx() as db:
-            return db.execute("DELETE FROM suppressions WHERE email_key = ?", (email.lower(),)).rowcount > 0
+            return (
+                db.execute("DELETE FROM suppressions WHERE email_key = ?", (address_key(email),)).rowcount > 0
+            )
 
     def suppressions(self) -> list[tuple[str, str, str]]:
         rows = self._query("SELECT email, reason, added_at FROM suppressions ORDER BY email_key")
         return [(str(a), str(b), str(c)) for a, b, c in rows]
 
     def suppressed_keys(self) -> set[str]:
-        """The suppressed addresses as the audience is keyed (lower case)."""
+        """The suppressed addresses as the audience is keyed (`Recipient.key`)."""
         return {str(k) for (k,) in self._query("SELECT email_key FROM suppressions")}
 
     def is_suppressed(self, email: str) -> bool:
-        return bool(self._query("SELECT 1 FROM suppressions WHERE email_key = ?", (email.lower(),)))
+        return bool(self._query("SELECT 1 FROM suppressions WHERE email_key = ?", (address_key(email),)))
 
 
 _COLUMNS = (

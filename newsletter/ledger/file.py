@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.errors import LedgerError
+from newsletter.model import address_key
 from newsletter.reading.recipients import check_address
 
 SCHEMA = """
@@ -248,12 +249,12 @@ class LedgerFile:
                 address = check_address(str(email))
             except ValueError:
                 address = str(email).strip()
-            if address.lower() == key:
+            if address_key(address) == key:
                 continue
             self._db.execute(
                 "INSERT OR IGNORE INTO suppressions (email_key, email, reason, added_at) "
                 "SELECT ?, ?, reason, added_at FROM suppressions WHERE email_key = ?",
-                (address.lower(), address, key),
+                (address_key(address), address, key),
             )
             self._db.execute("DELETE FROM suppressions WHERE email_key = ?", (key,))
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('suppressions_normalised', '1')")

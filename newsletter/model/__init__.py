@@ -279,6 +279,15 @@ class Issue(Strict):
         return found
 
 
+def address_key(email: str) -> str:
+    """The key an address is known by: in the ledger, on the suppression list, in a duplicate check,
+    an unsubscribe token and a Message-ID. `An@Example.org` and `an@example.org` are one person.
+
+    Changing it changes every token and Message-ID already sent, and unkeys the ledger's rows.
+    """
+    return email.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """One person to send to; `fields` holds the audience file's other columns for merging."""
@@ -287,6 +296,11 @@ class Recipient:
     first_name: str = ""
     name: str = ""
     fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The address as the ledger and the suppression list know it (`address_key`)."""
+        return address_key(self.email)
 
     def merge_data(self) -> dict[str, str]:
         data = dict(self.fields)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from newsletter.model import address_key
 from newsletter.sending.base import Reply, SendFailure
 
 
@@ -39,7 +40,7 @@ class MemoryConnection:
 
     def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         with self.sender._lock:
-            failures = self.sender.script.get(recipient.lower())
+            failures = self.sender.script.get(address_key(recipient))
             if failures:
                 raise failures.pop(0)
             self.sender.outbox.append(Sent(sender, recipient, data))
