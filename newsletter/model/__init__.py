@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from newsletter.model.links import is_issue_link
+from newsletter.model.links import is_issue_link, is_remote_image
 from newsletter.model.merge import Field as MergeField
 from newsletter.model.merge import Plan, check_expressions, html_values, place
 
@@ -71,16 +71,6 @@ def _url(value: str) -> str:
             "or mailto:info@example.org"
         )
     return value
-
-
-def is_remote_image(src: str) -> bool:
-    """Whether an image (of an issue or a layout's logo) is an https address the mail client fetches,
-    rather than a file beside the issue or in the layout, which is embedded or put on the asset host.
-
-    One rule for the issue file's check, the renderer, the layout's logo and the archive: where
-    they disagreed, a logo written `HTTPS://…` was looked for as a file in the layout.
-    """
-    return src[:8].lower() == "https://"
 
 
 def _image_src(value: str) -> str:

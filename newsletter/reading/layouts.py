@@ -21,7 +21,8 @@ import jinja2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from newsletter.errors import LayoutError
-from newsletter.model import LANGUAGES, SECTION_TYPES, Language, is_remote_image
+from newsletter.model import LANGUAGES, SECTION_TYPES, Language
+from newsletter.model.links import is_remote_image
 from newsletter.reading import yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake

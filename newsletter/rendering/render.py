@@ -39,9 +39,8 @@ from newsletter.model import (
     Language,
     Link,
     Rendered,
-    is_remote_image,
 )
-from newsletter.model.links import merged_link_problem
+from newsletter.model.links import is_remote_image, merged_link_problem
 from newsletter.model.merge import (
     EXPRESSION,
     TRUSTED_FIELDS,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter.errors import NewsletterError
-from newsletter.model import Rendered, is_remote_image
+from newsletter.model import Rendered
+from newsletter.model.links import is_remote_image
 from newsletter.model.merge import escape_html
 from newsletter.reading.issues import LoadedIssue
 from newsletter.rendering.project import Project
