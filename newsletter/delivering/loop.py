@@ -21,7 +21,7 @@ from email.utils import parseaddr
 
 from newsletter.composing.message import Composer
 from newsletter.errors import ConfigError, MergeError, NewsletterError, SendError
-from newsletter.ledger import Counts, Ledger, Row
+from newsletter.ledger import Counts, Ledger, Outcome, Row
 from newsletter.sending.base import Ambiguous, Connection, Permanent, Sender, Temporary
 
 Clock = Callable[[], dt.datetime]
@@ -316,7 +316,7 @@ class _Run:
                 # A mistake in the issue, the layout or the settings, not this person's: nobody is
                 # marked failed for it (failed is final). The run stops as for a server that refuses
                 # us, before this message went out, and the row stays due for the run after the fix.
-                status = "unknown" if row.status == "unknown" else "pending"
+                status: Outcome = "unknown" if row.status == "unknown" else "pending"
                 self.ledger.mark(self.issue, email, status, str(e), self.clock(), ambiguous=False)
                 _close_quietly(connection)
                 raise

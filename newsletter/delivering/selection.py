@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from newsletter.delivering.loop import Options, run_budget
-from newsletter.ledger import Counts, Ledger
+from newsletter.ledger import Counts, Ledger, Outlook
 from newsletter.model import Recipient
 from newsletter.reading.recipients import Audience
 
@@ -114,13 +114,13 @@ def select(
         return plan, (row.recipient for row in rows)
     keys = ledger.suppressed_keys() if ledger is not None else set()
     suppressed = sum(1 for r in audience if r.key in keys) if keys else 0
-    classes = {"due": audience.count - suppressed, "suppressed": suppressed}
-    plan = _plan(classes, audience.count, audience, ledger, options, now)
+    fresh: dict[Outlook, int] = {"due": audience.count - suppressed, "suppressed": suppressed}
+    plan = _plan(fresh, audience.count, audience, ledger, options, now)
     return plan, itertools.islice((r for r in audience if r.key not in keys), plan.now)
 
 
 def _plan(
-    classes: dict[str, int],
+    classes: dict[Outlook, int],
     size: int,
     audience: Audience,
     ledger: Ledger | None,
