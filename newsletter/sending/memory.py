@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 
 from newsletter.model import address_key
-from newsletter.sending.base import Reply, SendFailure
+from newsletter.sending.base import Connection, Reply, SendFailure
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class MemorySender:
 
 
 @dataclass
-class MemoryConnection:
+class MemoryConnection(Connection):
     sender: MemorySender
 
     def send(self, sender: str, recipient: str, data: bytes) -> Reply:
