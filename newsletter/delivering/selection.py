@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from newsletter.delivering.loop import Options, run_budget
+from newsletter.delivering.options import Cap, Options, run_budget
 from newsletter.ledger import Counts, Ledger, Outlook
 from newsletter.model import Recipient
 from newsletter.reading.recipients import Audience
@@ -35,7 +35,7 @@ class Plan:
     retrying: int  # failed rows that --retry-failed puts back; part of `due`
     due: int  # would get it in this run without --limit and the daily limit
     now: int  # get it in this run
-    cap: str  # what holds back `due - now`: 'limit' or 'daily limit'
+    cap: Cap  # what holds back `due - now`
 
     @property
     def rows(self) -> int:
