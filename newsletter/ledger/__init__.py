@@ -64,7 +64,8 @@ class Ledger(IssueLocks, SuppressionList):
 
     `readonly` opens it without ever writing (for `status` on a file this user may not change);
     `setting` is the name the errors give the file (NEWSLETTER_DB), None for a throwaway ledger.
-    Every SQLite error, from opening it to closing it, comes out as one LedgerError line (`file`).
+    What SQLite reports about the file, from opening it to closing it, comes out as one LedgerError
+    line that names it and says what to do (`file`).
     """
 
     def __init__(self, path: Path, *, readonly: bool = False, setting: str | None = "NEWSLETTER_DB") -> None:
