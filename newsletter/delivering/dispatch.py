@@ -152,7 +152,7 @@ def _dispatch_one(
 ) -> tuple[int, int]:
     """One issue's turn: checked, then sent if it is due; its exit code and the messages it used.
 
-    Whatever ends the turn is logged here, once: by `_check` (why it is not sent now) or `_send`.
+    How the turn ended, as `_check` (why it is not sent now) or `_send` returns it, is logged here.
     """
     checked = _check(project, ledger, config, path, clock, log, budget)
     outcome = (
