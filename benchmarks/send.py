@@ -218,15 +218,12 @@ def project_send(
     camp: campaign_module.Campaign, port: int, connections: int, folder: Path, run: int
 ) -> Result:
     """The real send: campaign.send to the sink, a fresh ledger, no rate limit."""
-    ledger = Ledger(folder / f"ledger-{connections}-{run}.sqlite3")
     sender = SMTPSender(HOST, port, security=Security.NONE, timeout=30.0)
-    try:
+    with Ledger(folder / f"ledger-{connections}-{run}.sqlite3") as ledger:
         start = time.perf_counter()
         report = campaign_module.send(camp, sender, ledger, options=Options(connections=connections))
         seconds = time.perf_counter() - start
         counts = ledger.counts(camp.slug)
-    finally:
-        ledger.close()
     total = len(camp.audience.recipients)
     if report.sent != total or not counts.complete:
         raise RuntimeError(f"project send: {report.sent} of {total} sent ({report.stopped}; {counts})")
@@ -431,8 +428,7 @@ def per_message_costs(
     costs: dict[str, float] = {}
     costs["Composer.compose"] = per_item_us(lambda: [composer.compose(p) for p in people], len(people))
 
-    ledger = Ledger(folder / "costs.sqlite3")
-    try:
+    with Ledger(folder / "costs.sqlite3") as ledger:
         start = time.perf_counter()
         ledger.start(
             camp.slug, subject="x", content_hash="x", audience_source="x", recipients=people, now=DATE
@@ -450,8 +446,6 @@ def per_message_costs(
                 ledger.mark(camp.slug, p.email, "sent", "250 ok", DATE)
 
         costs["Ledger.mark_sending + mark (2 commits)"] = per_item_us(marks, len(people))
-    finally:
-        ledger.close()
 
     # SMTPConnection.send dot-stuffs with this regex, as smtplib.sendmail does in the bare loop too.
     leading_dot = re.compile(rb"(?m)^\.")

@@ -16,6 +16,14 @@
         └── SlugClashError     the ledger holds a delivery of another issue under the same slug
 
 Errors that are not NewsletterError are bugs and keep their traceback.
+
+Not in the tree, on purpose: `sending.base.SendFailure` and its kinds (Temporary, Permanent,
+Ambiguous). They are what one recipient's server answered, an outcome the send loop expects and
+records in the ledger (pending, failed, unknown), not a mistake the user can fix. Every `except
+NewsletterError` means "a mistake: stop and say it in one line": the CLI's exit 2 ("bad input,
+nothing sent"), dispatch's exit 2 for an issue. Caught there, a per-recipient failure that escaped
+the loop (a bug) would pass for bad input, after messages went out, without its traceback. The one
+place that wants both, the staff mail, names both (`except (SendFailure, NewsletterError)`).
 """
 
 from __future__ import annotations

@@ -57,11 +57,8 @@ def audience_csv(path: Path, emails: list[str]) -> Path:
 
 def ledger_rows(folder: Path, slug: str = "2026-01") -> list[Row]:
     """The rows of `slug` in the ledger of the project in `folder` (newsletter.sqlite3)."""
-    ledger = Ledger(folder / "newsletter.sqlite3")
-    try:
+    with Ledger(folder / "newsletter.sqlite3") as ledger:
         return ledger.rows(slug)
-    finally:
-        ledger.close()
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -124,9 +121,8 @@ def rendered() -> Rendered:
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     """A fresh ledger file in tmp_path, closed afterwards."""
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
-    yield ledger
-    ledger.close()
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        yield ledger
 
 
 # -- a real browser --------------------------------------------------------------------------------

@@ -16,13 +16,6 @@ from conftest import ROOT
 PACKAGE = ROOT / "newsletter"
 MODULE_LIMIT = 400
 FUNCTION_LIMIT = 50
-# Modules being split into smaller ones at this moment; each entry goes once its split has landed.
-BEING_SPLIT = {
-    "newsletter/ledger/__init__.py",
-    "newsletter/delivering/loop.py",
-    "newsletter/delivering/dispatch.py",
-    "newsletter/delivering/campaign.py",
-}
 
 
 def _name(path: Path) -> str:
@@ -59,18 +52,8 @@ def test_no_module_of_the_package_is_over_400_lines() -> None:
         _name(path): lines
         for path in sorted(PACKAGE.rglob("*.py"))
         if (lines := module_lines(path.read_text(encoding="utf-8"))) > MODULE_LIMIT
-        and _name(path) not in BEING_SPLIT
     }
     assert not long, f"split these modules, each into parts of at most {MODULE_LIMIT} lines: {long}"
-
-
-def test_the_modules_allowed_to_be_long_for_now_still_are() -> None:
-    """An entry of BEING_SPLIT whose module was split (or is gone) is removed, so the limit holds again."""
-    for name in BEING_SPLIT:
-        path = ROOT / name
-        assert path.is_file(), f"{name} is gone: remove it from BEING_SPLIT"
-        lines = module_lines(path.read_text(encoding="utf-8"))
-        assert lines > MODULE_LIMIT, f"{name} has {lines} lines now: remove it from BEING_SPLIT"
 
 
 def test_no_function_of_the_cli_is_over_50_lines() -> None:

@@ -20,7 +20,7 @@ from old_ledger import write_old_ledger
 from newsletter.delivering.campaign import check_same_issue
 from newsletter.errors import LedgerError, SlugClashError
 from newsletter.ledger import Counts, Delivery, Ledger
-from newsletter.model import Recipient
+from newsletter.model import Recipient, address_key
 
 ISSUE = "2026-01"
 PEOPLE = people(5)
@@ -136,6 +136,21 @@ def test_suppressions_add_remove_and_list(ledger: Ledger) -> None:
     assert ledger.unsuppress("an@example.org") is False
     assert [email for email, _, _ in ledger.suppressions()] == ["bert@example.org"]
     assert not ledger.is_suppressed("an@example.org")
+
+
+def test_an_address_is_one_person_however_its_case_is_typed(ledger: Ledger) -> None:
+    assert Recipient("An.Peeters@Example.org").key == address_key("AN.PEETERS@EXAMPLE.ORG")
+    _start(ledger, [Recipient("An.Peeters@Example.org"), *PEOPLE])
+    ledger.mark_sending(ISSUE, "an.peeters@example.org", "<m1@example.org>", T0)
+    ledger.mark(ISSUE, "AN.PEETERS@EXAMPLE.ORG", "sent", "250 OK", T0)
+    (row,) = ledger.rows(ISSUE, "sent")
+    assert (row.recipient.email, row.attempts, row.message_id) == (
+        "An.Peeters@Example.org",
+        1,
+        "<m1@example.org>",
+    )
+    ledger.suppress(["an.PEETERS@example.ORG"], "unsubscribed", T0)
+    assert ledger.is_suppressed("An.Peeters@Example.org")
 
 
 def test_suppressed_recipients_are_skipped_at_snapshot(ledger: Ledger) -> None:

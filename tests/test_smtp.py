@@ -22,7 +22,7 @@ from newsletter.errors import SendError
 from newsletter.ledger import Counts, Ledger
 from newsletter.model import Recipient, Rendered
 from newsletter.sending.base import Ambiguous, Permanent, Temporary
-from newsletter.sending.smtp import Security, SMTPSender
+from newsletter.sending.smtp import Security, SMTPConnection, SMTPSender
 
 if TYPE_CHECKING:
     from smtp_server import SMTPServer
@@ -406,9 +406,8 @@ def test_connection_level_failures_are_classified(smtp_server: SMTPServer) -> No
     recorder.fail_rcpt("grey@example.org", 451)
     recorder.fail_rcpt("gone@example.org", 550, times=None)
     recorder.drop_after_data(address="lost@example.org")
-    connection = _plain(smtp_server).connect()
     data = b"Subject: x\r\n\r\nbody\r\n"
-    try:
+    with _plain(smtp_server).connect() as connection:
         with pytest.raises(Temporary) as temporary:
             connection.send("from@example.org", "grey@example.org", data)
         assert (temporary.value.reply.code, temporary.value.connection_lost) == (451, False)
@@ -420,6 +419,27 @@ def test_connection_level_failures_are_classified(smtp_server: SMTPServer) -> No
         with pytest.raises(Ambiguous) as ambiguous:
             connection.send("from@example.org", "lost@example.org", data)
         assert ambiguous.value.connection_lost
-    finally:
-        connection.close()
     assert recorder.connections == 1
+
+
+def _send_then_fail(sender: SMTPSender, opened: list[SMTPConnection]) -> None:
+    with sender.connect() as connection:
+        opened.append(connection)
+        connection.send("from@example.org", "first@example.org", b"Subject: x\r\n\r\nbody\r\n")
+        raise LookupError("a mistake in the block")
+
+
+def test_a_connection_opened_with_with_is_closed_however_the_block_ends(smtp_server: SMTPServer) -> None:
+    data = b"Subject: x\r\n\r\nbody\r\n"
+    with _plain(smtp_server).connect() as connection:
+        assert connection.send("from@example.org", "kept@example.org", data).code == 250
+    assert connection.smtp.sock is None
+    opened: list[SMTPConnection] = []
+    with pytest.raises(LookupError):
+        _send_then_fail(_plain(smtp_server), opened)
+    assert opened[0].smtp.sock is None
+    # Closed means closed: nothing more goes over it.
+    with pytest.raises(Temporary, match="connection lost"):
+        opened[0].send("from@example.org", "late@example.org", data)
+    assert smtp_server.recorder.copies() == Counter(["kept@example.org", "first@example.org"])
+    assert smtp_server.recorder.connections == 2

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from conftest import SUBJECT, T0, copy_project, people
 
 from newsletter.delivering.overview import IssueState
-from newsletter.delivering.report import (
+from newsletter.delivering.status import (
     DELIVERY_COLUMNS,
     OVERVIEW_COLUMNS,
     delivery_report,

@@ -41,12 +41,8 @@ def open_ledger(settings: Settings, *, reading: bool = False) -> Iterator[Ledger
     """The ledger for a short command; its errors, also mid-way, are one line and exit 2."""
     from newsletter.ledger import Ledger
 
-    with user_errors():
-        ledger = Ledger.for_reading(settings.db) if reading else Ledger(settings.db)
-        try:
-            yield ledger
-        finally:
-            ledger.close()
+    with user_errors(), Ledger.for_reading(settings.db) if reading else Ledger(settings.db) as ledger:
+        yield ledger
 
 
 @contextmanager

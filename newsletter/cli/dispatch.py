@@ -61,12 +61,11 @@ def dispatch(
         tz = timezone(settings.timezone)
         moment = parse_time(now, tz) if now else dt.datetime.now(tz)
         config = _dispatch_config(settings, tz, max_messages, catch_up or [])
-        ledger = Ledger(settings.db)
-        try:
-            with stop_on_signals(lambda line: log("signal", {"message": line})) as config.interrupt:
-                result = run_dispatch(project_of(settings), ledger, config, now=moment, log=log)
-        finally:
-            ledger.close()
+        with (
+            Ledger(settings.db) as ledger,
+            stop_on_signals(lambda line: log("signal", {"message": line})) as config.interrupt,
+        ):
+            result = run_dispatch(project_of(settings), ledger, config, now=moment, log=log)
     if not result.delivered and not result.already_running and result.exit_code == 0:
         log("idle", {"message": "nothing is due"})
     raise typer.Exit(result.exit_code)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli.context import load_settings, project_of
+from newsletter.cli.context import ledger_if_any, load_settings, project_of
 from newsletter.cli.output import user_errors
 
 
@@ -20,19 +20,14 @@ def archive(
     ] = False,
 ) -> None:
     """Write a static web version of every sent issue, with an index page, newest first."""
-    from newsletter.ledger import Ledger
     from newsletter.web.archive import build as build_archive
     from newsletter.web.archive import issues_to_publish, public_unsubscribe_page
 
     settings = load_settings()
     project = project_of(settings)
+    with ledger_if_any(settings) as ledger, user_errors():
+        chosen = issues_to_publish(project, ledger, include_ready=include_ready)
     with user_errors():
-        ledger = Ledger.for_reading(settings.db) if settings.db.exists() else None
-        try:
-            chosen = issues_to_publish(project, ledger, include_ready=include_ready)
-        finally:
-            if ledger is not None:
-                ledger.close()
         unsubscribe = public_unsubscribe_page(settings.unsubscribe_url)
         pages = build_archive(project, chosen, out, unsubscribe_page=unsubscribe)
     for page in pages:

@@ -188,10 +188,8 @@ def _real_send(
     with user_errors():
         options, chosen = _announce_and_ask(campaign, sender, settings, file, limit, yes, retry_failed)
         ledger = Ledger(settings.db)
-    try:
+    with ledger:
         report = _send_live(campaign, sender, ledger, settings, options, chosen.now, retry_failed)
-    finally:
-        ledger.close()
     for line in campaign.warnings:
         warning(line)
     _print_report(report, f"{campaign.slug}: delivery")

@@ -16,7 +16,7 @@ from newsletter.cli.output import print_table, user_errors
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
-    from newsletter.delivering.report import DeliveryReport
+    from newsletter.delivering.status import DeliveryReport
 
 
 def status(
@@ -26,7 +26,7 @@ def status(
     failed: Annotated[bool, typer.Option("--failed", help="Print the failed addresses as CSV.")] = False,
 ) -> None:
     """Who got an issue and who did not, and why; without FILE, where every issue stands."""
-    from newsletter.delivering import report
+    from newsletter.delivering import status as report
     from newsletter.delivering.schedule import timezone
 
     settings = load_settings()
@@ -47,7 +47,7 @@ def status(
 
 
 def _print_undelivered(rows: list[tuple[str, str, str, int, str | None]]) -> None:
-    from newsletter.delivering.report import UNDELIVERED_COLUMNS
+    from newsletter.delivering.status import UNDELIVERED_COLUMNS
 
     writer = csv.writer(sys.stdout)
     writer.writerow(UNDELIVERED_COLUMNS)
@@ -55,7 +55,7 @@ def _print_undelivered(rows: list[tuple[str, str, str, int, str | None]]) -> Non
 
 
 def _print_deliveries(deliveries: DeliveryReport) -> None:
-    from newsletter.delivering.report import FIGURE_COLUMNS
+    from newsletter.delivering.status import FIGURE_COLUMNS
 
     for issue in deliveries.unsent:
         typer.echo(f"{issue}: not sent yet")
@@ -65,8 +65,8 @@ def _print_deliveries(deliveries: DeliveryReport) -> None:
 
 
 def _print_overview(settings: Settings) -> None:
-    from newsletter.delivering.report import issue_overview
     from newsletter.delivering.schedule import timezone
+    from newsletter.delivering.status import issue_overview
 
     with user_errors():
         tz = timezone(settings.timezone)

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from newsletter.composing import headers
 from newsletter.errors import MergeError
-from newsletter.model import Recipient, Rendered
+from newsletter.model import Recipient, Rendered, address_key
 from newsletter.model.merge import BadLink, Plan, html_escape, keep, resolve
 
 CRLF = b"\r\n"
@@ -69,7 +69,7 @@ class Outgoing:
 
 def unsubscribe_token(secret: str, list_id: str, email: str) -> str:
     """An HMAC of the list and the address: a link that cannot be forged for someone else."""
-    mac = hmac.new(secret.encode(), f"{list_id}\n{email.lower()}".encode(), hashlib.sha256)
+    mac = hmac.new(secret.encode(), f"{list_id}\n{address_key(email)}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
 
@@ -82,7 +82,7 @@ _ATOM = re.compile(r"[A-Za-z0-9._-]+")
 
 def message_id(slug: str, list_id: str, email: str, domain: str) -> str:
     """The same for a resend of the issue to the same person, so mail clients see one message."""
-    digest = hashlib.sha256(f"{list_id}\n{slug}\n{email.lower()}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{list_id}\n{slug}\n{address_key(email)}".encode()).hexdigest()[:32]
     if not _ATOM.fullmatch(slug):
         # A file named "nieuws januari.yaml" must not put a space in the header.
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", slug).strip("-") or "issue"

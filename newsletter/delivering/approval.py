@@ -21,7 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.delivering.campaign import Campaign, audience_path
+from newsletter.delivering.audience import audience_path
+from newsletter.delivering.campaign import Campaign
 from newsletter.errors import ApprovalError, AudienceError, NewsletterError
 from newsletter.ledger import Ledger
 from newsletter.model import Rendered
@@ -224,11 +225,8 @@ def require_in(db: Path, campaign: Campaign, tz: dt.tzinfo) -> Approval:
     """`require` against the ledger file `db`, without creating it: a send checks before it asks."""
     if not db.exists():
         return require(None, campaign, tz)
-    ledger = Ledger.for_reading(db)
-    try:
+    with Ledger.for_reading(db) as ledger:
         return require(ledger, campaign, tz)
-    finally:
-        ledger.close()
 
 
 def gate(db: Path, campaign: Campaign, tz: dt.tzinfo, required: bool) -> str | None:

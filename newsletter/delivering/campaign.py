@@ -18,14 +18,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from newsletter.composing.message import Composer, Envelope
+
+# Importable from here too, as before they had a module of their own.
+from newsletter.delivering.audience import audience_path as audience_path
+from newsletter.delivering.audience import check_audience as check_audience
 from newsletter.delivering.loop import Clock, Event, Limiter, Options, RunReport, Sleep, deliver
 from newsletter.delivering.selection import Plan, select
 from newsletter.errors import AudienceError, BusyError, SlugClashError
 from newsletter.ledger import Delivery, Ledger
 from newsletter.ledger.lock import Holder, issue_lock
-from newsletter.model import Recipient, Rendered
-from newsletter.model.merge import TRUSTED_FIELDS, link_problem
-from newsletter.reading import audience_fields, recipients
+from newsletter.model import Recipient, Rendered, address_key
+from newsletter.reading import recipients
 from newsletter.reading.issues import LoadedIssue
 from newsletter.reading.recipients import Audience
 from newsletter.rendering.project import Project
@@ -79,16 +82,6 @@ class Campaign:
         return digest.hexdigest()[:16]
 
 
-def audience_path(loaded: LoadedIssue, given: Path | None, default: Path | None) -> Path:
-    """--recipients, else the issue's `audience` (relative to the issue file), else the setting."""
-    chosen = given or loaded.audience_file or default
-    if chosen is not None:
-        return chosen
-    raise AudienceError(
-        "no recipients: pass --recipients FILE.csv, add `audience:` to the issue or set NEWSLETTER_RECIPIENTS"
-    )
-
-
 def prepare(
     project: Project,
     path: Path,
@@ -105,29 +98,6 @@ def prepare(
     return Campaign(loaded, rendered, audience, envelope, now)
 
 
-def check_audience(loaded: LoadedIssue, rendered: Rendered, source: Path) -> Audience:
-    """The audience in `source`, checked against the rendered issue as a send checks it: someone to
-    send to, every merge field without a fallback provided by a column (else IssueError naming the
-    line), and the rows skipped whose value would make a bad link."""
-    audience = recipients.load(source)
-    if not audience.count:
-        raise AudienceError(f"{source}: no usable recipients ({len(audience.skipped)} rows skipped)")
-    audience_fields.check(loaded, rendered, audience)
-    _skip_bad_links(audience, rendered)
-    return audience
-
-
-def _skip_bad_links(audience: Audience, rendered: Rendered) -> None:
-    """Skip, before anything is sent, the rows whose value would make a bad link where a field is
-    the address of one (`[site]({{ website }})` with website javascript:…), as invalid addresses are."""
-    fields = tuple(f for f in rendered.link_fields if f.key not in TRUSTED_FIELDS)
-    if not fields:
-        return
-    audience.refuse(lambda r: link_problem(fields, r.merge_data()))
-    if not audience.count:
-        raise AudienceError(f"{audience.source}: no usable recipients ({len(audience.skipped)} rows skipped)")
-
-
 @contextlib.contextmanager
 def reading(db: Path) -> Iterator[Ledger | None]:
     """The real ledger opened as `status` opens it, for a dry run or the question before a send to
@@ -135,11 +105,8 @@ def reading(db: Path) -> Iterator[Ledger | None]:
     if not db.exists():
         yield None
         return
-    ledger = Ledger.for_reading(db)
-    try:
+    with Ledger.for_reading(db) as ledger:
         yield ledger
-    finally:
-        ledger.close()
 
 
 def plan(
@@ -265,7 +232,7 @@ def send_test(
         except ValueError as e:
             raise AudienceError(f"--test {address}: not a valid address: {e}") from None
         # The same address twice (in any case) gets one message, as in the ledger.
-        people.setdefault(checked.lower(), Recipient(checked, fields=(*first.fields, *names)))
+        people.setdefault(address_key(checked), Recipient(checked, fields=(*first.fields, *names)))
     outcomes: dict[str, Event] = {}
 
     def record(event: Event) -> None:
@@ -296,15 +263,14 @@ def _throwaway(
     on_event: Callable[[Event], None] = lambda _: None,
     interrupt: threading.Event | None = None,
 ) -> RunReport:
-    with tempfile.TemporaryDirectory(prefix="newsletter-") as folder:
-        ledger = Ledger(Path(folder) / "throwaway.sqlite3", setting=None)
-        try:
-            campaign.snapshot(ledger, people, campaign.date)
-            return deliver(
-                campaign.composer(), sender, ledger, options=options, on_event=on_event, interrupt=interrupt
-            )
-        finally:
-            ledger.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="newsletter-") as folder,
+        Ledger(Path(folder) / "throwaway.sqlite3", setting=None) as ledger,
+    ):
+        campaign.snapshot(ledger, people, campaign.date)
+        return deliver(
+            campaign.composer(), sender, ledger, options=options, on_event=on_event, interrupt=interrupt
+        )
 
 
 def send(

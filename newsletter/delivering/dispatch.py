@@ -2,9 +2,9 @@
 
 Run every few minutes. Only one dispatch runs at a time (an OS lock that a killed process releases);
 one that has held it for longer than `stale_after`, or whose process is gone, is reported as
-possibly hung. Each issue is delivered through the same `campaign.send` as `newsletter send`, so the
-ledger, the limits and the retries are the same. When an issue's delivery is complete a summary goes
-to `report_to`.
+possibly hung (`dispatch_lock`). Each issue is delivered through the same `campaign.send` as
+`newsletter send`, so the ledger, the limits and the retries are the same. When an issue's delivery
+is complete a summary goes to `report_to` (`staff_mail`).
 
 A ledger that was lost or restored from an old backup knows nothing of issues sent long ago: an
 issue whose send_at is further back than `window` is sent only when the ledger has a delivery of it
@@ -19,25 +19,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
 
 from newsletter.composing.message import Envelope
 from newsletter.delivering import approval, campaign
+from newsletter.delivering.dispatch_lock import another_dispatch
 from newsletter.delivering.loop import Event, Limiter, Options
 from newsletter.delivering.overview import DEFAULT_WINDOW
+from newsletter.delivering.report import Log, LogKind
 from newsletter.delivering.schedule import describe, is_due, reached, send_time
+from newsletter.delivering.staff_mail import Staff, mail_staff, report_message
 from newsletter.errors import ApprovalError, BusyError, LedgerError, NewsletterError, SlugClashError
-from newsletter.ledger import Counts, Ledger
-from newsletter.ledger.lock import Holder, lock_path
+from newsletter.ledger import Counts, Delivery, Ledger
 from newsletter.model import Issue
 from newsletter.reading import issues
 from newsletter.rendering.project import Project
-from newsletter.sending.base import Sender, SendFailure
-
-Log = Callable[[str, dict[str, Any]], None]
+from newsletter.sending.base import Sender
 
 # Well above the longest legitimate run: 10,000 messages at Microsoft 365's 30/minute take 5.5 hours.
 DEFAULT_STALE_AFTER = dt.timedelta(hours=12)
@@ -59,6 +56,10 @@ class DispatchConfig:
     require_approval: bool = False  # NEWSLETTER_REQUIRE_APPROVAL: only an issue approved as it is now
     # Set by a signal (systemctl stop, Ctrl-C): the issue being sent stops cleanly, no other starts.
     interrupt: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def staff(self) -> Staff:
+        return Staff(self.envelope, self.sender, self.report_to)
 
 
 @dataclass
@@ -94,7 +95,9 @@ def dispatch(
     with ledger.lock("dispatch") as mine:
         if not mine:
             result.already_running = True
-            result.exit_code = _another_dispatch(ledger, config, log)
+            result.exit_code = another_dispatch(
+                ledger, config.staff, timezone=config.timezone, stale_after=config.stale_after, log=log
+            )
             return result
         clock = _clock_from(now)
         budget = config.max_messages
@@ -110,6 +113,32 @@ def dispatch(
     return result
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """How one issue's turn in a dispatch ended: the exit code it asks for (0 fine or nothing to do,
+    1 pending or not sent, 2 bad input), the messages it used of --max, and the log line that says
+    why, when there is something to say."""
+
+    code: int
+    kind: LogKind | None = None
+    message: str = ""
+    used: int = 0
+    delivered: bool = False  # a run of its delivery took place (`DispatchResult.delivered`)
+
+
+_NOTHING = _Outcome(0)
+
+
+@dataclass(frozen=True)
+class _Due:
+    """An issue whose time has come, prepared, with the delivery the ledger has of it (if any)."""
+
+    path: Path
+    issue: Issue
+    delivery: Delivery | None
+    prepared: campaign.Campaign
+
+
 def _dispatch_one(
     project: Project,
     ledger: Ledger,
@@ -121,44 +150,64 @@ def _dispatch_one(
     sleep: Callable[[float], None] | None,
     result: DispatchResult,
 ) -> tuple[int, int]:
+    """One issue's turn: checked, then sent if it is due; its exit code and the messages it used.
+
+    How the turn ended, as `_check` (why it is not sent now) or `_send` returns it, is logged here.
+    """
+    checked = _check(project, ledger, config, path, clock, log, budget)
+    outcome = (
+        checked
+        if isinstance(checked, _Outcome)
+        else _send(checked, ledger, config, clock, log, budget, sleep)
+    )
+    if outcome.kind is not None:
+        log(outcome.kind, {"issue": path.stem, "message": outcome.message})
+    if outcome.delivered:
+        result.delivered.append(path.stem)
+    return outcome.code, outcome.used
+
+
+def _check(
+    project: Project,
+    ledger: Ledger,
+    config: DispatchConfig,
+    path: Path,
+    clock: Callable[[], dt.datetime],
+    log: Log,
+    budget: int | None,
+) -> _Due | _Outcome:
+    """The issue at `path` prepared to be sent now, or why it is not."""
     slug = path.stem
     try:
         issue = issues.load(path).issue
     except NewsletterError as e:
         # A draft with a mistake is work in progress; a ready one is a problem for someone.
-        if _marked_ready(path):
-            log("invalid", {"issue": slug, "message": "; ".join(e.lines())})
-            return 2, 0
-        return 0, 0
+        return _Outcome(2, "invalid", "; ".join(e.lines())) if _marked_ready(path) else _NOTHING
     if not is_due(issue, clock(), config.timezone):
-        if path.resolve() in config.catch_up:
-            # Asked for by name: say why nothing happens rather than stay silent.
-            why = (
-                "it is a draft: set `status: ready` to send it"
-                if issue.status != "ready"
-                else f"its send_at ({issue.send_at}) has not come yet"
-            )
-            log("catch-up", {"issue": slug, "message": f"--catch-up {path}: not sent, {why}"})
-            return 1, 0
-        return 0, 0
+        if path.resolve() not in config.catch_up:
+            return _NOTHING
+        # Asked for by name: say why nothing happens rather than stay silent.
+        why = (
+            "it is a draft: set `status: ready` to send it"
+            if issue.status != "ready"
+            else f"its send_at ({issue.send_at}) has not come yet"
+        )
+        return _Outcome(1, "catch-up", f"--catch-up {path}: not sent, {why}")
     delivery = ledger.delivery(slug)
     if delivery is None and _too_old(issue, path, config, clock()):
-        log("skipped-old", {"issue": slug, "message": _too_old_message(issue, path, config)})
-        return 1, 0
+        return _Outcome(1, "skipped-old", _too_old_message(issue, path, config))
     if delivery is not None:
         try:
             campaign.check_same_issue(delivery, issue.subject, str(path.resolve()))
         except SlugClashError as e:
-            log("error", {"issue": slug, "message": str(e)})
-            return 2, 0
-    if delivery is not None and ledger.counts(slug).complete:
-        if delivery.reported_at is None and config.report_to:
-            _report(ledger, config, slug, issue, clock, log)
-        return 0, 0
+            return _Outcome(2, "error", str(e))
+        if ledger.counts(slug).complete:
+            if delivery.reported_at is None and config.report_to:
+                _report(ledger, config, slug, issue, clock, log)
+            return _NOTHING
     if budget is not None and budget <= 0:
         # Checked only for an issue with work left: a --max used up exactly is not "pending".
-        log("max", {"issue": slug, "message": "--max reached; the next run continues"})
-        return 1, 0
+        return _Outcome(1, "max", "--max reached; the next run continues")
     try:
         prepared = campaign.prepare(
             project,
@@ -169,21 +218,33 @@ def _dispatch_one(
             now=clock(),
         )
     except NewsletterError as e:
-        log("invalid", {"issue": slug, "message": "; ".join(e.lines())})
-        return 2, 0
+        return _Outcome(2, "invalid", "; ".join(e.lines()))
     try:
         if config.require_approval:
             approval.require(ledger, prepared, config.timezone)
     except ApprovalError as e:
-        log("error", {"issue": slug, "message": str(e)})
-        return 2, 0
-    for skipped in prepared.audience.skipped if delivery is None else []:
+        return _Outcome(2, "error", str(e))
+    return _Due(path, issue, delivery, prepared)
+
+
+def _send(
+    due: _Due,
+    ledger: Ledger,
+    config: DispatchConfig,
+    clock: Callable[[], dt.datetime],
+    log: Log,
+    budget: int | None,
+    sleep: Callable[[float], None] | None,
+) -> _Outcome:
+    """Start or resume the delivery of a due issue, logging its progress; the report when it completes."""
+    slug, prepared = due.path.stem, due.prepared
+    for skipped in prepared.audience.skipped if due.delivery is None else []:
         log(
             "skipped",
             {"issue": slug, "email": skipped.email, "message": f"line {skipped.line}: {skipped.reason}"},
         )
     log(
-        "start" if delivery is None else "resume",
+        "start" if due.delivery is None else "resume",
         {"issue": slug, "recipients": prepared.audience.count},
     )
 
@@ -198,16 +259,13 @@ def _dispatch_one(
         )  # fmt: skip
     except BusyError as e:
         # A person is sending it by hand right now: not a problem, and the next run resumes it.
-        log("busy", {"issue": slug, "message": str(e)})
-        return 0, 0
+        return _Outcome(0, "busy", str(e))
     except SlugClashError as e:
-        log("error", {"issue": slug, "message": str(e)})
-        return 2, 0
+        return _Outcome(2, "error", str(e))
     except LedgerError:
         raise  # the ledger itself is unusable (gone, damaged, full disk): no other issue can go either
     except NewsletterError as e:
-        log("error", {"issue": slug, "message": str(e)})
-        return 2, 0
+        return _Outcome(2, "error", str(e))
     for warning in prepared.warnings:
         log("warning", {"issue": slug, "message": warning})
     counts = report.counts
@@ -221,12 +279,11 @@ def _dispatch_one(
             },
         )
     log("progress", {"issue": slug, **_counts(counts), "stopped": report.stopped})
-    result.delivered.append(slug)
     if counts.complete:
         log("complete", {"issue": slug, **_counts(counts)})
         if config.report_to:
-            _report(ledger, config, slug, issue, clock, log)
-    return report.exit_code, report.attempted
+            _report(ledger, config, slug, due.issue, clock, log)
+    return _Outcome(report.exit_code, used=report.attempted, delivered=True)
 
 
 def _too_old(issue: Issue, path: Path, config: DispatchConfig, now: dt.datetime) -> bool:
@@ -268,37 +325,6 @@ def _counts(counts: Counts) -> dict[str, int]:
     }
 
 
-def report_message(
-    ledger: Ledger, envelope: Envelope, slug: str, issue: Issue, to: list[str], when: dt.datetime
-) -> EmailMessage:
-    """The summary for the staff: counts, and every failed address with the server's reply."""
-    counts = ledger.counts(slug)
-    failed = ledger.rows(slug, "failed")
-    lines = [
-        f"The delivery of {slug} is complete.",
-        "",
-        f"Subject:   {issue.subject}",
-        f"Audience:  {counts.audience}",
-        f"Sent:      {counts.sent}",
-        f"Failed:    {counts.failed}",
-        f"Unknown:   {counts.unknown}",
-        f"Suppressed: {counts.skipped}",
-    ]
-    if failed:
-        lines += ["", "Failed addresses (fix or remove them in the audience file):"]
-        lines += [f"- {row.recipient.email}: {row.last_reply}" for row in failed]
-    lines += ["", "Details: newsletter status --failed"]
-    message = EmailMessage()
-    message["From"] = envelope.sender
-    message["To"] = ", ".join(to)
-    message["Subject"] = f"Newsletter {slug}: {counts.sent} sent, {counts.failed} failed"
-    message["Date"] = format_datetime(when)
-    message["Message-ID"] = make_msgid(f"report.{slug}", domain=envelope.domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join(lines) + "\n")
-    return message
-
-
 def _report(
     ledger: Ledger,
     config: DispatchConfig,
@@ -307,110 +333,11 @@ def _report(
     clock: Callable[[], dt.datetime],
     log: Log,
 ) -> None:
+    """Mail the summary of a complete delivery; recorded as reported once it went."""
     message = report_message(ledger, config.envelope, slug, issue, config.report_to, clock())
-    failure = _mail(config, message)
+    failure = mail_staff(config.staff, message)
     if failure is not None:
         log("report-failed", {"issue": slug, "message": failure})
         return
     ledger.mark_reported(slug, clock())
     log("report", {"issue": slug, "to": ", ".join(config.report_to)})
-
-
-def _mail(config: DispatchConfig, message: EmailMessage) -> str | None:
-    """Send a message for the staff to `report_to`; why not, if it could not be sent."""
-    data = message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    sender_address = parseaddr(config.envelope.sender)[1]
-    try:
-        connection = config.sender.connect()
-        try:
-            for address in config.report_to:
-                connection.send(sender_address, address, data)
-        finally:
-            connection.close()
-    except (SendFailure, NewsletterError) as e:
-        return str(e)
-    return None
-
-
-# -- another dispatch holds the lock ----------------------------------------------------------------
-
-STUCK_NOTE = "alerted-stuck-dispatch"  # which holder of the lock the staff were mailed about
-
-
-def _another_dispatch(ledger: Ledger, config: DispatchConfig, log: Log) -> int:
-    """The dispatch lock is held: busy (exit 0), or possibly hung (exit 1, and the staff are told).
-
-    A lock held for longer than `stale_after`, or by a process that this machine does not have
-    (the kernel frees a dead holder's lock, so that holder runs elsewhere or left a child holding
-    it), keeps every later dispatch from sending: cron's mail must say so, not "busy".
-    """
-    holder = ledger.lock_holder("dispatch")
-    now = dt.datetime.now(dt.UTC)
-    problem = None if holder is None else _stuck(holder, ledger, config, now)
-    if holder is None or problem is None:
-        by = "" if holder is None else f" (pid {holder.pid}{_since(holder, config, now, ' since')})"
-        log("busy", {"message": f"another dispatch is running{by}; this one does nothing"})
-        return 0
-    log("error", {"message": problem})
-    if config.report_to:
-        _alert(ledger, config, holder, problem, now, log)
-    return 1
-
-
-def _stuck(holder: Holder, ledger: Ledger, config: DispatchConfig, now: dt.datetime) -> str | None:
-    pid, since = holder.pid, _since(holder, config, now, " since")
-    if holder.alive() is False:
-        path = lock_path(ledger.path, "dispatch")
-        return (
-            f"the dispatch lock is held, but its process {pid}{since} is not running on this machine: "
-            f"another machine or container holds {path}, or a child of that process does; find it with "
-            f"`fuser -v {path}`. Until it lets go, no dispatch sends anything"
-        )
-    age = holder.age(now)
-    if age is None or age <= config.stale_after:
-        return None
-    on = "" if holder.here else f" on {holder.host}"
-    return (
-        f"dispatch has been running{on}{since} (pid {pid}, {_span(age)}): it may be hung; check it with "
-        f"`ps {pid}`, stop it with `kill {pid}`; the next run resumes where it stopped. "
-        f"(NEWSLETTER_LOCK_STALE_AFTER is {describe(config.stale_after)})"
-    )
-
-
-def _since(holder: Holder, config: DispatchConfig, now: dt.datetime, prefix: str) -> str:
-    if holder.since is None:
-        return ""
-    local = holder.since.astimezone(config.timezone)
-    same_day = local.date() == now.astimezone(config.timezone).date()
-    return f"{prefix} {local:%H:%M}" if same_day else f"{prefix} {local:%Y-%m-%d %H:%M}"
-
-
-def _span(age: dt.timedelta) -> str:
-    hours = int(age.total_seconds() // 3600)
-    return f"{hours} h" if hours else f"{int(age.total_seconds() // 60)} min"
-
-
-def _alert(
-    ledger: Ledger, config: DispatchConfig, holder: Holder, problem: str, now: dt.datetime, log: Log
-) -> None:
-    """Mail the staff once per stuck holder; cron runs every few minutes and would mail each time."""
-    who = f"{holder.pid} {holder.since.isoformat() if holder.since else ''} {holder.host or ''}"
-    if ledger.note(STUCK_NOTE) == who:
-        return
-    message = EmailMessage()
-    message["From"] = config.envelope.sender
-    message["To"] = ", ".join(config.report_to)
-    message["Subject"] = f"Newsletter dispatch may be hung (pid {holder.pid})"
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("alert.dispatch", domain=config.envelope.domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(
-        f"{problem}.\n\nWhile it holds the lock, no newsletter is sent. This message is sent once for "
-        "this process; the dispatch log says more.\n"
-    )
-    failure = _mail(config, message)
-    if failure is not None:
-        log("alert-failed", {"message": failure})
-        return
-    ledger.set_note(STUCK_NOTE, who)
-    log("alert", {"to": ", ".join(config.report_to)})

@@ -3,179 +3,52 @@
 Dry run, test send and the real send all run through `deliver`; they differ only in the sender and
 in which ledger they record to (a throwaway one for dry runs and tests). Sender, ledger, clock and
 sleep are parameters, so every path can be tested without waiting or a network.
+
+Each attempt at a recipient ends in one outcome, and each outcome is written to the ledger by one
+method of `_Run`: `_record_sent`, `_record_failed`, `_record_in_doubt` and `_record_still_due` (a
+temporary failure, or a stop before the message went out). What a run may do is `options`; how
+fast it goes is `throttle`; what it tells its caller is `report`.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime as dt
 import queue
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.utils import parseaddr
+from typing import Literal
 
 from newsletter.composing.message import Composer
-from newsletter.errors import ConfigError, MergeError, NewsletterError, SendError
-from newsletter.ledger import Counts, Ledger, Row
+from newsletter.delivering.options import Backoff, Options, run_budget
+from newsletter.delivering.report import Event, EventKind, RunReport
+from newsletter.delivering.throttle import Limiter, Rate, Sleep
+from newsletter.errors import MergeError, NewsletterError, SendError
+from newsletter.ledger import Ledger, Row
 from newsletter.sending.base import Ambiguous, Connection, Permanent, Sender, Temporary
+
+# Importable from here as before the throttle, the options and the report had modules of their own.
+__all__ = [
+    "Backoff",
+    "Clock",
+    "Event",
+    "EventKind",
+    "Limiter",
+    "Options",
+    "Rate",
+    "RunReport",
+    "Sleep",
+    "deliver",
+    "run_budget",
+]
 
 Clock = Callable[[], dt.datetime]
 Held = tuple[str, str] | None  # (address, reply) accepted by the server, not yet in the ledger
-Sleep = Callable[[float], None]
 
-UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
-
-
-@dataclass(frozen=True)
-class Rate:
-    """At most `count` messages per `period` seconds."""
-
-    count: int
-    period: float
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        """'30/minute', '14/second', '1000/hour' (also 's', 'min', 'h')."""
-        match = re.fullmatch(r"\s*(\d+)\s*/\s*([a-z]+)\s*", text.lower())
-        aliases = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "d": "day"}
-        unit = aliases.get(match[2], match[2].rstrip("s")) if match else ""
-        if not match or unit not in UNITS or int(match[1]) < 1:
-            raise ConfigError(f"NEWSLETTER_RATE={text!r}: write it as e.g. 30/minute or 14/second")
-        return cls(int(match[1]), UNITS[unit])
-
-    def __str__(self) -> str:
-        unit = {v: k for k, v in UNITS.items()}.get(self.period, f"{self.period:g}s")
-        return f"{self.count}/{unit}"
-
-
-class Limiter:
-    """One limiter for all connections: never more than `count` messages in any `period` at the server.
-
-    Sends are spaced evenly (no bursts), with a 1 % margin. Spacing alone holds only while every
-    message takes as long to reach the server as the one before; a busy machine or network breaks
-    that. So a send also waits while `count` others are in flight or ended less than `period` ago:
-    the server receives a message after we start sending it and before we hear its reply, hence no
-    window of `period` at the server holds more than `count`, whatever the delays. Every `acquire()`
-    is paired with a `release()` when that send is over, however it ended.
-    """
-
-    def __init__(self, rate: Rate | None, *, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Sleep | None = None) -> None:  # fmt: skip
-        self.rate = rate
-        self.interval = rate.period / rate.count * 1.01 if rate else 0.0
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._next = 0.0
-        self._lock = threading.Lock()  # held while waiting for a turn: turns go in order
-        self._state = threading.Lock()  # guards the counts, which release() changes meanwhile
-        self._in_flight = 0
-        self._ended: collections.deque[float] = collections.deque()
-
-    def _wait(self, seconds: float, stop: threading.Event | None) -> bool:
-        """Wait `seconds`, or less if `stop` is set meanwhile; False when the run is stopping."""
-        if self._sleep is not None:
-            self._sleep(seconds)
-        elif stop is not None:
-            stop.wait(seconds)
-        else:
-            time.sleep(seconds)
-        return stop is None or not stop.is_set()
-
-    def acquire(self, stop: threading.Event | None = None) -> bool:
-        """Wait for a turn; False (and no turn taken) when `stop` is set while waiting.
-
-        A slow rate (30 a minute, 1000 a day) means long waits: a run that is asked to stop must not
-        sit them out.
-        """
-        if self.rate is None:
-            return True
-        count, period = self.rate.count, self.rate.period
-        with self._lock:
-            now = self._monotonic()
-            if self._next > now and not self._wait(self._next - now, stop):
-                return False
-            while True:
-                now = self._monotonic()
-                with self._state:
-                    while self._ended and self._ended[0] <= now - period:
-                        self._ended.popleft()
-                    if self._in_flight + len(self._ended) < count:
-                        self._in_flight += 1
-                        break
-                    wait = self._ended[0] + period - now if self._ended else 0.01
-                if not self._wait(wait, stop):
-                    return False
-            self._next = now + self.interval
-        return True
-
-    def release(self) -> None:
-        if self.rate is None:
-            return
-        with self._state:
-            self._in_flight -= 1
-            self._ended.append(self._monotonic())
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter between attempts at one recipient."""
-
-    base: float = 2.0
-    cap: float = 60.0
-    attempts: int = 4  # per recipient per run; what still fails stays pending for the next run
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        return float(min(self.cap, self.base * 2 ** (attempt - 1)) * rng.uniform(0.5, 1.0))
-
-
-@dataclass(frozen=True)
-class Event:
-    """What happened to one recipient, for progress bars and logs."""
-
-    kind: str  # sent, failed, retry, unknown, pending
-    email: str
-    reply: str
-    done: int
-    total: int
-
-
-@dataclass
-class Options:
-    connections: int = 1
-    messages_per_connection: int = 100
-    limit: int | None = None
-    daily_limit: int | None = None
-    backoff: Backoff = field(default_factory=Backoff)
-    subject_prefix: str = ""
-    # How long to keep trying to reach a server that does not answer before the run stops: each try
-    # can take the whole connection timeout, so four of them would quadruple it.
-    give_up_after: float = 30.0
-
-
-@dataclass
-class RunReport:
-    """One run of `deliver`: what it did and what is left."""
-
-    issue: str
-    attempted: int = 0
-    sent: int = 0
-    failed: int = 0
-    unknown: int = 0
-    retried: int = 0
-    recovered: int = 0
-    stopped: str | None = None  # why it ended early: 'limit', 'daily limit', 'interrupted', or an error
-    counts: Counts = field(default_factory=Counts)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """0 all sent, 1 some failed or still pending."""
-        return 0 if self.counts.complete and self.counts.failed == 0 else 1
+_Counter = Literal["attempted", "sent", "failed", "unknown", "retried"]
 
 
 class _Run:
@@ -219,16 +92,16 @@ class _Run:
         else:
             self._sleep(seconds)
 
-    def _event(self, kind: str, email: str, reply: str) -> None:
+    def _event(self, kind: EventKind, email: str, reply: str) -> None:
         with self.lock:
-            if kind in ("sent", "failed", "unknown", "pending"):
+            if kind != "retry":
                 self.done += 1
             event = Event(kind, email, reply, self.done, self.total)
         self.on_event(event)
 
-    def _count(self, attr: str, failure: tuple[str, str] | None = None) -> None:
+    def _count(self, counter: _Counter, failure: tuple[str, str] | None = None) -> None:
         with self.lock:
-            setattr(self.report, attr, getattr(self.report, attr) + 1)
+            setattr(self.report, counter, getattr(self.report, counter) + 1)
             if failure:
                 self.report.failures.append(failure)
 
@@ -272,10 +145,6 @@ class _Run:
             finally:
                 _close_quietly(connection)
 
-    def _record_sent(self, held: Held) -> None:
-        if held is not None:
-            self.ledger.mark(self.issue, held[0], "sent", held[1], self.clock())
-
     def _deliver_one(
         self, row: Row, connection: Connection | None, used: int, held: Held
     ) -> tuple[Connection | None, int, Held]:
@@ -312,52 +181,27 @@ class _Run:
                     reply = connection.send(self.envelope_from, email, outgoing.data)
                 finally:
                     self.limiter.release()
-            except MergeError as e:
-                # A mistake in the issue, the layout or the settings, not this person's: nobody is
-                # marked failed for it (failed is final). The run stops as for a server that refuses
-                # us, before this message went out, and the row stays due for the run after the fix.
-                status = "unknown" if row.status == "unknown" else "pending"
-                self.ledger.mark(self.issue, email, status, str(e), self.clock(), ambiguous=False)
+            except (MergeError, SendError) as e:
+                # A mistake in the issue, the layout or the settings (MergeError), or a server that
+                # refuses us as a whole (SendError, e.g. the From address), before this message went
+                # out: nobody is marked failed for it (failed is final), nor left `sending` for the
+                # next run to count as handed over. The run stops; the row stays due for the next.
+                self._record_still_due(row, str(e))
                 _close_quietly(connection)
                 raise
             except Permanent as e:
-                self.ledger.mark(self.issue, email, "failed", str(e.reply), self.clock())
-                self._count("failed", (email, str(e.reply)))
-                self._event("failed", email, str(e.reply))
+                self._record_failed(row, e)
                 return (*self._after_send(connection, used, e.connection_lost), None)
             except Ambiguous as e:
-                self.ledger.mark(self.issue, email, "unknown", str(e.reply), self.clock())
-                self._count("unknown")
-                self._event("unknown", email, str(e.reply))
+                self._record_in_doubt(row, e)
                 return (*self._after_send(connection, used, True), None)
-            except SendError as e:
-                # The server refuses us as a whole (e.g. the From address) before taking this message:
-                # not in doubt, so not left `sending` for the next run to count as handed over.
-                status = "unknown" if row.status == "unknown" else "pending"
-                self.ledger.mark(self.issue, email, status, str(e), self.clock(), ambiguous=False)
-                _close_quietly(connection)
-                raise
             except Temporary as e:
                 if connection is not None and e.connection_lost:
                     connection.close()
                     connection = None
-                # Not handed over: an unknown row stays unknown (still owed its one resend).
-                status = "unknown" if row.status == "unknown" else "pending"
-                self.ledger.mark(self.issue, email, status, str(e.reply), self.clock(), ambiguous=False)
-                delay = self.options.backoff.delay(attempt, self.rng)
-                # A server that does not answer at all is not tried for longer than the timeout.
-                out_of_time = connecting and time.monotonic() - started + delay > self.options.give_up_after
-                if attempt < self.options.backoff.attempts and not out_of_time:
-                    self._count("retried")
-                    self._event("retry", email, str(e.reply))
-                    self.pause(delay)
+                self._record_still_due(row, str(e.reply))
+                if self._retry(row, e, attempt, connecting, time.monotonic() - started):
                     continue
-                self._event("pending", email, str(e.reply))
-                if connecting:
-                    # Every try to reach the server failed: the others would fare no better now.
-                    with self.lock:
-                        self.report.stopped = f"the mail server cannot be reached ({e.reply})"
-                    self.stop.set()
                 return connection, used, None
             except BaseException:
                 # The worker only learns of connections this method returns: close it before leaving.
@@ -368,10 +212,60 @@ class _Run:
             connection, used = self._after_send(connection, used, False)
             if connection is None:
                 # Closed after its last message: nothing follows on it to carry the record.
-                self.ledger.mark(self.issue, email, "sent", str(reply), self.clock())
+                self._record_sent((email, str(reply)))
                 return None, used, None
             return connection, used, (email, str(reply))
         return connection, used, held
+
+    def _retry(self, row: Row, failure: Temporary, attempt: int, connecting: bool, spent: float) -> bool:
+        """After a temporary failure (recorded): wait and say True to try again, or say why not.
+
+        A server that does not answer at all is not tried for longer than `give_up_after`; when
+        every try to reach it failed, the run stops, as the other connections would fare no better.
+        """
+        email, reply = row.recipient.email, str(failure.reply)
+        delay = self.options.backoff.delay(attempt, self.rng)
+        out_of_time = connecting and spent + delay > self.options.give_up_after
+        if attempt < self.options.backoff.attempts and not out_of_time:
+            self._count("retried")
+            self._event("retry", email, reply)
+            self.pause(delay)
+            return True
+        self._event("pending", email, reply)
+        if connecting:
+            with self.lock:
+                self.report.stopped = f"the mail server cannot be reached ({failure.reply})"
+            self.stop.set()
+        return False
+
+    # -- each outcome, recorded in one place ---------------------------------------------------
+
+    def _record_sent(self, held: Held) -> None:
+        """The server accepted the message: recorded now, unless the next `mark_sending` carries it."""
+        if held is not None:
+            self.ledger.mark(self.issue, held[0], "sent", held[1], self.clock())
+
+    def _record_failed(self, row: Row, failure: Permanent) -> None:
+        """Refused for good (5xx): final, with the server's words."""
+        email, reply = row.recipient.email, str(failure.reply)
+        self.ledger.mark(self.issue, email, "failed", reply, self.clock())
+        self._count("failed", (email, reply))
+        self._event("failed", email, reply)
+
+    def _record_in_doubt(self, row: Row, failure: Ambiguous) -> None:
+        """Lost after the message was handed over: unknown, one more ambiguous hand-over."""
+        email, reply = row.recipient.email, str(failure.reply)
+        self.ledger.mark(self.issue, email, "unknown", reply, self.clock(), ambiguous=True)
+        self._count("unknown")
+        self._event("unknown", email, reply)
+
+    def _record_still_due(self, row: Row, reply: str) -> None:
+        """Not handed over (a temporary failure, or a stop before the message went out): due again.
+
+        An unknown row stays unknown, still owed its one resend; nothing counts as ambiguous.
+        """
+        status: Literal["unknown", "pending"] = "unknown" if row.status == "unknown" else "pending"
+        self.ledger.mark(self.issue, row.recipient.email, status, reply, self.clock(), ambiguous=False)
 
     def _after_send(
         self, connection: Connection | None, used: int, lost: bool
@@ -381,20 +275,6 @@ class _Run:
             connection.close()
             return None, 0
         return connection, used
-
-
-def run_budget(options: Options, sent_today: int) -> tuple[int | None, str]:
-    """How many messages a run may send (None: no cap) and which cap that is: 'limit' (--limit,
-    --max) or 'daily limit' (`sent_today` of them went out in the last 24 hours, over all issues).
-
-    The one rule for it: the dry run and the question before a send count with it too (`selection`).
-    """
-    budget, which = options.limit, "limit"
-    if options.daily_limit is not None:
-        left_today = max(0, options.daily_limit - sent_today)
-        if budget is None or left_today < budget:
-            budget, which = left_today, "daily limit"
-    return budget, which
 
 
 def _put(rows: queue.Queue[Row], row: Row, stopping: Callable[[], bool]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from newsletter.delivering.schedule import describe, reached, send_time
 from newsletter.errors import NewsletterError
@@ -22,11 +23,14 @@ from newsletter.rendering.project import Project
 
 DEFAULT_WINDOW = dt.timedelta(days=7)
 
+State = Literal["draft", "scheduled", "due", "missed", "sending", "incomplete", "sent", "failed", "invalid"]
+"""Where an issue stands; `invalid`: its file does not load (the note says why)."""
+
 
 @dataclass(frozen=True)
 class IssueState:
     slug: str
-    state: str  # draft, scheduled, due, missed, sending, incomplete, sent, failed, invalid
+    state: State
     subject: str
     due: dt.datetime | None
     counts: Counts | None
@@ -101,7 +105,7 @@ def _progress(
     ledger: Ledger,
     due: dt.datetime | None,
     now: dt.datetime,
-) -> tuple[str, str]:
+) -> tuple[State, str]:
     """The state of a delivery the ledger has, and what to do about it."""
     if counts.complete:
         if counts.sent == 0 and counts.failed:

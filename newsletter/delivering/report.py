@@ -1,119 +1,57 @@
-"""What `newsletter status` shows, as rows ready to print: where every issue stands, the figures of
-deliveries, and who has not got an issue and why.
-
-The figures are named as `send` names them (`selection.figures`), times are shown to the minute in
-the configured time zone, and a cell without a value is "-" or empty, as the tables print them.
-"""
+"""What a run tells its caller: an `Event` per attempt, for progress bars and logs, and the
+`RunReport` at its end; and the kinds of line the dispatch log has (`LogKind`)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from newsletter.delivering import approval
-from newsletter.delivering.overview import DEFAULT_WINDOW, IssueState, overview
-from newsletter.delivering.selection import figures
-from newsletter.ledger import Counts, Ledger
-from newsletter.rendering.project import Project
+from newsletter.ledger import Counts
 
-OVERVIEW_COLUMNS = ("issue", "state", "when", "sent", "pending", "unknown", "failed", "subject")
-FIGURE_COLUMNS = tuple(name for name, _ in figures(Counts()))
-DELIVERY_COLUMNS = ("issue", *FIGURE_COLUMNS, "finished")
-UNDELIVERED_COLUMNS = ("issue", "email", "status", "attempts", "reply")
-# Who has not got an issue, in the order `status --failed` lists them: refused, in doubt, still due.
-UNDELIVERED = ("failed", "unknown", "pending")
+EventKind = Literal["sent", "failed", "retry", "unknown", "pending"]
+"""What happened at one attempt: sent, failed for good, retried after a temporary failure, in doubt
+(unknown), or left pending for the next run after the last retry."""
 
 
 @dataclass(frozen=True)
-class Overview:
-    """Every issue on one row (`newsletter status`), and a line per issue on its approval."""
+class Event:
+    """What happened to one recipient, for progress bars and logs."""
 
-    rows: list[tuple[str, ...]]
-    approvals: list[str]
-    columns: tuple[str, ...] = OVERVIEW_COLUMNS
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """The figures of deliveries (`newsletter status FILE`): a row per delivery the ledger has."""
-
-    rows: list[tuple[str, ...]]
-    unsent: list[str]  # issues the ledger has no delivery of
-    failures: list[tuple[str, str, str | None]]  # issue, address, the server's last reply
-    columns: tuple[str, ...] = DELIVERY_COLUMNS
+    kind: EventKind
+    email: str
+    reply: str
+    done: int
+    total: int
 
 
-def _minute(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "-"
+@dataclass
+class RunReport:
+    """One run of `deliver`: what it did and what is left."""
+
+    issue: str
+    attempted: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    retried: int = 0
+    recovered: int = 0
+    stopped: str | None = None  # why it ended early: 'limit', 'daily limit', 'interrupted', or an error
+    counts: Counts = field(default_factory=Counts)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all sent, 1 some failed or still pending."""
+        return 0 if self.counts.complete and self.counts.failed == 0 else 1
 
 
-def overview_row(state: IssueState, tz: dt.tzinfo) -> tuple[str, ...]:
-    """An issue's row under OVERVIEW_COLUMNS: when it finished (else when it is due), `sent` as a part
-    of those not suppressed, and the note on what to do instead of the subject when there is one."""
-    counts = state.counts
-    numbers = ("", "", "", "")
-    if counts is not None:
-        numbers = (
-            f"{counts.sent}/{counts.audience - counts.skipped}",
-            str(counts.pending + counts.sending),
-            str(counts.unknown),
-            str(counts.failed),
-        )
-    return (
-        state.slug,
-        state.state,
-        _minute(state.finished or state.due, tz),
-        *numbers,
-        state.note or state.subject,
-    )
-
-
-def issue_overview(
-    project: Project,
-    ledger: Ledger | None,
-    tz: dt.tzinfo,
-    now: dt.datetime,
-    window: dt.timedelta = DEFAULT_WINDOW,
-    *,
-    require_approval: bool = False,
-) -> Overview:
-    """Where every issue file and every delivery of `ledger` (None before the first send) stands."""
-    states = overview(project, ledger, tz, now, window)
-    approvals = approval.status_lines(project, ledger, tz, required=require_approval)
-    return Overview([overview_row(state, tz) for state in states], approvals)
-
-
-def reported_issues(ledger: Ledger, file: Path | None) -> list[str]:
-    """The issue of `file`, or without one every issue the ledger has a delivery of."""
-    return [file.stem] if file else [delivery.issue for delivery in ledger.deliveries()]
-
-
-def delivery_report(ledger: Ledger, issues: list[str], tz: dt.tzinfo) -> DeliveryReport:
-    """The figures of each of `issues` and when its delivery finished, and who refused it for good."""
-    rows: list[tuple[str, ...]] = []
-    unsent: list[str] = []
-    for issue in issues:
-        delivery = ledger.delivery(issue)
-        if delivery is None:
-            unsent.append(issue)
-            continue
-        values = (str(value) for _, value in figures(ledger.counts(issue)))
-        rows.append((issue, *values, _minute(delivery.finished_at, tz)))
-    failures = [
-        (issue, row.recipient.email, row.last_reply)
-        for issue in issues
-        for row in ledger.rows(issue, "failed")
-    ]
-    return DeliveryReport(rows, unsent, failures)
-
-
-def undelivered(ledger: Ledger, issues: list[str]) -> list[tuple[str, str, str, int, str | None]]:
-    """Everyone who has not got one of `issues`, under UNDELIVERED_COLUMNS: refused for good, in doubt
-    or still due, with their attempts and the server's last reply."""
-    return [
-        (issue, row.recipient.email, row.status, row.attempts, row.last_reply)
-        for issue in issues
-        for state in UNDELIVERED
-        for row in ledger.rows(issue, state)
-    ]
+LogKind = (
+    EventKind
+    | Literal["start", "resume", "skipped", "warning", "recovered", "progress", "complete", "max"]
+    | Literal["invalid", "catch-up", "skipped-old", "error", "busy", "interrupted"]
+    | Literal["report", "report-failed", "alert", "alert-failed"]
+)
+"""What a line of the dispatch log is about: the events of the send loop, the progress of an issue,
+why an issue was not sent, and the staff's mail."""
+Log = Callable[[LogKind, dict[str, Any]], None]

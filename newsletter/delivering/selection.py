@@ -16,8 +16,8 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from newsletter.delivering.loop import Options, run_budget
-from newsletter.ledger import Counts, Ledger
+from newsletter.delivering.options import Cap, Options, run_budget
+from newsletter.ledger import Counts, Ledger, Outlook
 from newsletter.model import Recipient
 from newsletter.reading.recipients import Audience
 
@@ -35,7 +35,7 @@ class Plan:
     retrying: int  # failed rows that --retry-failed puts back; part of `due`
     due: int  # would get it in this run without --limit and the daily limit
     now: int  # get it in this run
-    cap: str  # what holds back `due - now`: 'limit' or 'daily limit'
+    cap: Cap  # what holds back `due - now`
 
     @property
     def rows(self) -> int:
@@ -113,14 +113,14 @@ def select(
         rows = ledger.upcoming(issue, plan.now, retry_failed=retry_failed)
         return plan, (row.recipient for row in rows)
     keys = ledger.suppressed_keys() if ledger is not None else set()
-    suppressed = sum(1 for r in audience if r.email.lower() in keys) if keys else 0
-    classes = {"due": audience.count - suppressed, "suppressed": suppressed}
-    plan = _plan(classes, audience.count, audience, ledger, options, now)
-    return plan, itertools.islice((r for r in audience if r.email.lower() not in keys), plan.now)
+    suppressed = sum(1 for r in audience if r.key in keys) if keys else 0
+    fresh: dict[Outlook, int] = {"due": audience.count - suppressed, "suppressed": suppressed}
+    plan = _plan(fresh, audience.count, audience, ledger, options, now)
+    return plan, itertools.islice((r for r in audience if r.key not in keys), plan.now)
 
 
 def _plan(
-    classes: dict[str, int],
+    classes: dict[Outlook, int],
     size: int,
     audience: Audience,
     ledger: Ledger | None,

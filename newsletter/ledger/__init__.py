@@ -17,84 +17,55 @@ Message-ID.
 Only one process may deliver an issue at a time: `Ledger.lock` takes an OS file lock beside the
 database's real file, which the kernel releases when the process dies (even by SIGKILL); see
 `lock`. The file itself — opening it, its schema and migrations, its errors, its identity — is
-`ledger_file`.
+`file`; what the ledger hands back (rows, counts, the words for a status) is `records`, and the
+suppression list is `suppressions`.
+
+Open it as a context manager, which closes it however the block ends:
+
+    with Ledger(path) as ledger: ...
+    with Ledger.for_reading(path) as ledger: ...
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from newsletter.errors import LedgerError
 from newsletter.ledger.file import LedgerFile, why_unwritable
-from newsletter.ledger.lock import Holder, held, hold, holder, lock_path
-from newsletter.model import Recipient
+from newsletter.ledger.lock import IssueLocks
+from newsletter.ledger.records import (
+    ROW_COLUMNS,
+    STATUSES,
+    Counts,
+    Delivery,
+    Outcome,
+    Outlook,
+    Row,
+    Status,
+    iso,
+    outlook,
+    pages,
+    row,
+)
+from newsletter.ledger.suppressions import SuppressionList
+from newsletter.model import Recipient, address_key
 
-STATUSES = ("pending", "sending", "sent", "failed", "unknown", "skipped")
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    issue: str
-    subject: str
-    content_hash: str
-    audience_source: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    reported_at: dt.datetime | None
-    source_path: str | None = None  # the issue file, resolved; None in a delivery of an older version
-
-
-@dataclass(frozen=True)
-class Row:
-    """One recipient of one delivery."""
-
-    position: int
-    recipient: Recipient
-    status: str
-    attempts: int
-    ambiguous: int
-    message_id: str | None
-    last_reply: str | None
-    sent_at: str | None
+__all__ = ["STATUSES", "Counts", "Delivery", "Ledger", "Outcome", "Outlook", "Row", "Status"]
 
 
-@dataclass(frozen=True)
-class Counts:
-    audience: int = 0
-    pending: int = 0
-    sending: int = 0
-    sent: int = 0
-    failed: int = 0
-    unknown: int = 0
-    skipped: int = 0
-    unknown_resendable: int = 0  # unknown rows still owed their one resend
-
-    @property
-    def open(self) -> int:
-        """Recipients who may still get the issue; an unknown row resent once is left to a person."""
-        return self.pending + self.sending + self.unknown_resendable
-
-    @property
-    def complete(self) -> bool:
-        return self.open == 0
-
-
-class Ledger:
+class Ledger(IssueLocks, SuppressionList):
     """The SQLite ledger. Safe to share between the threads of one process.
 
     `readonly` opens it without ever writing (for `status` on a file this user may not change);
     `setting` is the name the errors give the file (NEWSLETTER_DB), None for a throwaway ledger.
+    What SQLite reports about the file, from opening it to closing it, comes out as one LedgerError
+    line that names it and says what to do (`file`).
     """
 
     def __init__(self, path: Path, *, readonly: bool = False, setting: str | None = "NEWSLETTER_DB") -> None:
@@ -132,38 +103,16 @@ class Ledger:
     def close(self) -> None:
         self._file.close()
 
-    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return self._file.tx()
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._file.query(sql, args)
-
-    # -- locks ---------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[bool]:
-        """Yield True while this process holds the lock `name`, or False if another process does.
-
-        The lock belongs to the database file, however NEWSLETTER_DB spells its path.
-        """
-        path = lock_path(self.path, name)
-        with contextlib.ExitStack() as stack:
-            try:
-                mine = stack.enter_context(hold(path))
-            except OSError as e:
-                raise LedgerError(
-                    f"{self._file.where}: cannot write the lock file {path} ({e.strerror}); make the "
-                    "ledger's folder writable for this user, or free disk space"
-                ) from None
-            yield mine
-
-    def lock_holder(self, name: str) -> Holder | None:
-        """Who holds the lock `name`, as far as its lock file says."""
-        return holder(lock_path(self.path, name))
-
-    def locked(self, name: str) -> bool:
-        """Whether a process holds the lock `name` right now (a run is sending, for `status`)."""
-        return held(lock_path(self.path, name))
 
     # -- notes -----------------------------------------------------------------------------------
 
@@ -173,7 +122,7 @@ class Ledger:
         return str(rows[0][0]) if rows else None
 
     def set_note(self, key: str, value: str) -> None:
-        with self._tx() as db:
+        with self._file.tx() as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- deliveries ----------------------------------------------------------------------------
@@ -219,13 +168,13 @@ class Ledger:
         `subject` and `source_path` (the issue file, resolved) are the delivery's fingerprint, by which
         another issue under the same slug is told apart (`campaign.check_same_issue`).
         """
-        with self._tx() as db:
+        with self._file.tx() as db:
             if db.execute("SELECT 1 FROM deliveries WHERE issue = ?", (issue,)).fetchone():
                 return False
             db.execute(
                 "INSERT INTO deliveries (issue, subject, content_hash, audience_source, started_at, "
                 "source_path) VALUES (?, ?, ?, ?, ?, ?)",
-                (issue, subject, content_hash, audience_source, _iso(now), source_path),
+                (issue, subject, content_hash, audience_source, iso(now), source_path),
             )
             suppressed = {k for (k,) in db.execute("SELECT email_key FROM suppressions")}
             db.executemany(
@@ -237,13 +186,13 @@ class Ledger:
                         issue,
                         i,
                         r.email,
-                        r.email.lower(),
+                        r.key,
                         r.first_name,
                         r.name,
                         json.dumps(r.fields),
-                        "skipped" if r.email.lower() in suppressed else "pending",
-                        "suppressed" if r.email.lower() in suppressed else None,
-                        _iso(now),
+                        "skipped" if r.key in suppressed else "pending",
+                        "suppressed" if r.key in suppressed else None,
+                        iso(now),
                     )
                     for i, r in enumerate(recipients)
                 ),
@@ -252,7 +201,7 @@ class Ledger:
 
     def refingerprint(self, issue: str, subject: str, source_path: str) -> None:
         """Record the subject and file a resumed delivery goes on with (a corrected subject, a moved file)."""
-        with self._tx() as db:
+        with self._file.tx() as db:
             db.execute(
                 "UPDATE deliveries SET subject = ?, source_path = ? WHERE issue = ?",
                 (subject, source_path, issue),
@@ -263,12 +212,12 @@ class Ledger:
 
         Call only while holding the issue's lock: then no live process is sending them.
         """
-        with self._tx() as db:
+        with self._file.tx() as db:
             cur = db.execute(
                 "UPDATE recipients SET status = 'unknown', ambiguous = ambiguous + 1, updated_at = ?, "
                 "last_reply = 'interrupted after the message may have been handed over' "
                 "WHERE issue = ? AND status = 'sending'",
-                (_iso(now), issue),
+                (iso(now), issue),
             )
             return cur.rowcount
 
@@ -277,15 +226,16 @@ class Ledger:
 
         Without this they would stay pending forever and the delivery would never be complete.
         """
-        with self._tx() as db:
+        with self._file.tx() as db:
             cur = db.execute(
                 "UPDATE recipients SET status = 'skipped', last_reply = 'suppressed', updated_at = ? "
                 "WHERE issue = ? AND status IN ('pending', 'unknown') "
                 "AND email_key IN (SELECT email_key FROM suppressions)",
-                (_iso(now), issue),
+                (iso(now), issue),
             )
             return cur.rowcount
 
+    # Who is due now: pending rows, and unknown ones not yet resent.
     _DUE = (
         "FROM recipients WHERE issue = ? AND (status = 'pending' OR (status = 'unknown' AND ambiguous = 1)) "
         "AND email_key NOT IN (SELECT email_key FROM suppressions)"
@@ -312,32 +262,31 @@ class Ledger:
         return self._page(self._DUE, [issue], after, limit)
 
     def _page(self, where: str, args: list[object], after: int, limit: int | None) -> list[Row]:
-        sql = f"SELECT {_COLUMNS} {where} AND position > ? ORDER BY position"
+        sql = f"SELECT {ROW_COLUMNS} {where} AND position > ? ORDER BY position"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [_row(r) for r in self._query(sql, [*args, after])]
+        return [row(r) for r in self._query(sql, [*args, after])]
 
     def due_pages(self, issue: str, limit: int | None = None, page: int = 500) -> Iterator[list[Row]]:
         """`due` a page at a time, so a large delivery never holds every row in memory."""
-        return _pages(lambda after, n: self.due(issue, n, after=after), limit, page)
+        return pages(lambda after, n: self.due(issue, n, after=after), limit, page)
 
     def count_due(self, issue: str) -> int:
         ((n,),) = self._query(f"SELECT count(*) {self._DUE}", (issue,))
         return int(n)
 
-    def outlook(self, issue: str, *, retry_failed: bool = False) -> dict[str, int]:
+    def outlook(self, issue: str, *, retry_failed: bool = False) -> dict[Outlook, int]:
         """How many rows of the delivery the next run finds in each `_OUTLOOK` class."""
         rows = self._query(
             f"SELECT {self._OUTLOOK} AS next, count(*) FROM recipients WHERE issue = ? GROUP BY next",  # noqa: S608
             (int(retry_failed), issue),
         )
-        return {str(kind): int(n) for kind, n in rows}
+        return {outlook(kind): int(n) for kind, n in rows}
 
     def upcoming(self, issue: str, limit: int, *, retry_failed: bool = False) -> Iterator[Row]:
         """The first `limit` rows the next run will send to, in its order, read a page at a time."""
         where = f"FROM recipients WHERE issue = ? AND {self._OUTLOOK} IN ('due', 'retry')"
-        pages = _pages(lambda after, n: self._page(where, [issue, int(retry_failed)], after, n), limit)
-        for page in pages:
+        for page in pages(lambda after, n: self._page(where, [issue, int(retry_failed)], after, n), limit):
             yield from page
 
     def retry_failed(self, issue: str, now: dt.datetime) -> int:
@@ -346,23 +295,23 @@ class Ledger:
         For when the cause of a final refusal was fixed (a full mailbox emptied, a relay's rule). The
         delivery is open again until they are sent: it gets a new finish time.
         """
-        with self._tx() as db:
+        with self._file.tx() as db:
             cur = db.execute(
                 "UPDATE recipients SET status = 'pending', updated_at = ? "
                 "WHERE issue = ? AND status = 'failed'",
-                (_iso(now), issue),
+                (iso(now), issue),
             )
             if cur.rowcount:
                 db.execute("UPDATE deliveries SET finished_at = NULL WHERE issue = ?", (issue,))
             return cur.rowcount
 
-    def rows(self, issue: str, status: str | None = None) -> list[Row]:
-        sql = f"SELECT {_COLUMNS} FROM recipients WHERE issue = ?"  # noqa: S608 - fixed words only
+    def rows(self, issue: str, status: Status | None = None) -> list[Row]:
+        sql = f"SELECT {ROW_COLUMNS} FROM recipients WHERE issue = ?"  # noqa: S608 - fixed words only
         args: list[object] = [issue]
         if status:
             sql += " AND status = ?"
             args.append(status)
-        return [_row(r) for r in self._query(sql + " ORDER BY position", args)]
+        return [row(r) for r in self._query(sql + " ORDER BY position", args)]
 
     def counts(self, issue: str) -> Counts:
         rows = self._query(
@@ -388,24 +337,23 @@ class Ledger:
         the same transaction: one commit per message instead of two, and still never more than one
         message per connection whose fate the ledger does not know.
         """
-        with self._tx() as db:
+        with self._file.tx() as db:
             if sent_before is not None:
                 self._record(db, issue, sent_before[0], "sent", sent_before[1], now, 0)
             db.execute(
                 "UPDATE recipients SET status = 'sending', attempts = attempts + 1, message_id = ?, "
                 "updated_at = ? WHERE issue = ? AND email_key = ?",
-                (message_id, _iso(now), issue, email.lower()),
+                (message_id, iso(now), issue, address_key(email)),
             )
 
     def mark(
-        self, issue: str, email: str, status: str, reply: str, now: dt.datetime, *, ambiguous: bool = True
+        self, issue: str, email: str, status: Outcome, reply: str, now: dt.datetime, *, ambiguous: bool = True
     ) -> None:
         """Record the outcome of one attempt: sent, failed, pending (retry later) or unknown.
 
         `unknown` counts one more ambiguous hand-over unless `ambiguous` is False.
         """
-        assert status in STATUSES
-        with self._tx() as db:
+        with self._file.tx() as db:
             self._record(db, issue, email, status, reply, now, 1 if status == "unknown" and ambiguous else 0)
 
     @staticmethod
@@ -413,89 +361,30 @@ class Ledger:
         db: sqlite3.Connection,
         issue: str,
         email: str,
-        status: str,
+        status: Outcome,
         reply: str,
         now: dt.datetime,
         increment: int,
     ) -> None:
-        sent_at = _iso(now) if status == "sent" else None
+        sent_at = iso(now) if status == "sent" else None
         db.execute(
             "UPDATE recipients SET status = ?, last_reply = ?, updated_at = ?, "
             "sent_at = coalesce(?, sent_at), ambiguous = ambiguous + ? WHERE issue = ? AND email_key = ?",
-            (status, reply, _iso(now), sent_at, increment, issue, email.lower()),
+            (status, reply, iso(now), sent_at, increment, issue, address_key(email)),
         )
 
     def finish(self, issue: str, now: dt.datetime) -> None:
-        with self._tx() as db:
+        with self._file.tx() as db:
             db.execute(
                 "UPDATE deliveries SET finished_at = ? WHERE issue = ? AND finished_at IS NULL",
-                (_iso(now), issue),
+                (iso(now), issue),
             )
 
     def mark_reported(self, issue: str, now: dt.datetime) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE deliveries SET reported_at = ? WHERE issue = ?", (_iso(now), issue))
+        with self._file.tx() as db:
+            db.execute("UPDATE deliveries SET reported_at = ? WHERE issue = ?", (iso(now), issue))
 
     def sent_since(self, since: dt.datetime) -> int:
         """Messages accepted by the server since `since`, over all issues (for the daily limit)."""
-        ((n,),) = self._query("SELECT count(*) FROM recipients WHERE sent_at >= ?", (_iso(since),))
+        ((n,),) = self._query("SELECT count(*) FROM recipients WHERE sent_at >= ?", (iso(since),))
         return int(str(n))
-
-    # -- suppressions --------------------------------------------------------------------------
-
-    def suppress(self, emails: Sequence[str], reason: str, now: dt.datetime) -> int:
-        """Add addresses to the suppression list; how many were new."""
-        with self._tx() as db:
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO suppressions (email_key, email, reason, added_at) VALUES (?, ?, ?, ?)",
-                [(e.lower(), e, reason, _iso(now)) for e in emails],
-            )
-            return db.total_changes - before
-
-    def unsuppress(self, email: str) -> bool:
-        with self._tx() as db:
-            return db.execute("DELETE FROM suppressions WHERE email_key = ?", (email.lower(),)).rowcount > 0
-
-    def suppressions(self) -> list[tuple[str, str, str]]:
-        rows = self._query("SELECT email, reason, added_at FROM suppressions ORDER BY email_key")
-        return [(str(a), str(b), str(c)) for a, b, c in rows]
-
-    def suppressed_keys(self) -> set[str]:
-        """The suppressed addresses as the audience is keyed (lower case)."""
-        return {str(k) for (k,) in self._query("SELECT email_key FROM suppressions")}
-
-    def is_suppressed(self, email: str) -> bool:
-        return bool(self._query("SELECT 1 FROM suppressions WHERE email_key = ?", (email.lower(),)))
-
-
-_COLUMNS = (
-    "position, email, first_name, name, fields, status, attempts, ambiguous, message_id, last_reply, sent_at"
-)
-
-
-def _pages(fetch: Callable[[int, int], list[Row]], limit: int | None, page: int = 500) -> Iterator[list[Row]]:
-    """Rows a page at a time by position (`fetch(after, n)`), `limit` of them at most."""
-    left, after = limit, -1
-    while left is None or left > 0:
-        rows = fetch(after, page if left is None else min(page, left))
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].position
-        if left is not None:
-            left -= len(rows)
-
-
-def _row(r: tuple[object, ...]) -> Row:
-    fields = tuple((str(k), str(v)) for k, v in json.loads(str(r[4])))
-    return Row(
-        position=int(str(r[0])),
-        recipient=Recipient(email=str(r[1]), first_name=str(r[2]), name=str(r[3]), fields=fields),
-        status=str(r[5]),
-        attempts=int(str(r[6])),
-        ambiguous=int(str(r[7])),
-        message_id=None if r[8] is None else str(r[8]),
-        last_reply=None if r[9] is None else str(r[9]),
-        sent_at=None if r[10] is None else str(r[10]),
-    )

@@ -2,7 +2,10 @@
 migrations of older files, one transaction at a time, and the file's identity.
 
 Every SQLite error comes out as a LedgerError of one line that names the setting (NEWSLETTER_DB=…)
-and says what to do: a damaged file, a read-only one, a full disk. The file's identity — device and
+and says what to do: a damaged file, a read-only one, a full disk, another process holding it
+locked. One rule does it, `_translated`, and every statement passes through it: while the file is
+opened, and after that through the only two doors to the connection, `tx` and `query` (and
+`has_column`, `close`). The file's identity — device and
 inode, remembered when it is opened — is checked in every write transaction: a ledger deleted,
 replaced or emptied while a send runs stops the send at its next commit, instead of the send going
 on recording into a file that nobody will ever read again.
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.errors import LedgerError
+from newsletter.model import address_key
 from newsletter.reading.recipients import check_address
 
 SCHEMA = """
@@ -248,12 +252,12 @@ class LedgerFile:
                 address = check_address(str(email))
             except ValueError:
                 address = str(email).strip()
-            if address.lower() == key:
+            if address_key(address) == key:
                 continue
             self._db.execute(
                 "INSERT OR IGNORE INTO suppressions (email_key, email, reason, added_at) "
                 "SELECT ?, ?, reason, added_at FROM suppressions WHERE email_key = ?",
-                (address.lower(), address, key),
+                (address_key(address), address, key),
             )
             self._db.execute("DELETE FROM suppressions WHERE email_key = ?", (key,))
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('suppressions_normalised', '1')")
@@ -263,18 +267,19 @@ class LedgerFile:
 
     def has_column(self, table: str, column: str) -> bool:
         """Whether the file has this column; a read-only ledger of an older version may lack it."""
-        with self._mutex, self._translated():
+        with self._using():
             return column in self._columns(table)
 
     def close(self) -> None:
-        self._db.close()
+        with self._using():
+            self._db.close()
 
     # -- using it ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, after checking that the file is still the one that was opened."""
-        with self._mutex, self._translated():
+        with self._using():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._check_same_file()
@@ -287,8 +292,15 @@ class LedgerFile:
                 raise
 
     def query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._mutex, self._translated():
+        """The rows of one statement, read to the end inside the rule: no cursor is left to fail later."""
+        with self._using():
             return list(self._db.execute(sql, args))
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[None]:
+        """The connection, for one thread at a time, with its errors translated."""
+        with self._mutex, self._translated():
+            yield
 
     def _check_same_file(self) -> None:
         """Raise if the ledger file was deleted, replaced or emptied since it was opened.
@@ -324,14 +336,19 @@ class LedgerFile:
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
-        """SQLite's errors as one LedgerError line that says what to do."""
+        """SQLite's errors as one LedgerError line that names the file and says what to do."""
         try:
             yield
-        except sqlite3.IntegrityError:
-            raise  # a broken rule of the schema is a bug, not the user's to fix
-        except sqlite3.DatabaseError as e:
+        except sqlite3.Error as e:
+            # What SQLite reports about the database carries its result code: locked, damaged, full,
+            # read-only. Two kinds are bugs in our code, not the user's to fix, and keep their
+            # traceback: a broken rule of the schema (IntegrityError: a status it does not know, an
+            # address twice in a delivery) and a misuse of the connection that Python's sqlite3
+            # reports without a code (a ledger used after it was closed, a wrong parameter).
+            if isinstance(e, sqlite3.IntegrityError) or getattr(e, "sqlite_errorcode", None) is None:
+                raise
             raise self._problem(e) from None
 
-    def _problem(self, error: sqlite3.DatabaseError) -> LedgerError:
+    def _problem(self, error: sqlite3.Error) -> LedgerError:
         what, fix = _PROBLEMS.get(_primary(error), _OTHER)
         return LedgerError(f"{self.where}: {what} ({error}): {fix.format(setting=self.setting)}")

@@ -25,6 +25,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from newsletter.errors import LedgerError
+
+if TYPE_CHECKING:
+    from newsletter.ledger.file import LedgerFile
 
 
 def lock_path(database: Path, name: str) -> Path:
@@ -167,3 +173,35 @@ def _parse(text: str) -> Holder | None:
                 since = since.replace(tzinfo=dt.UTC)
     host = lines[2] if len(lines) > 2 and lines[2] else None
     return Holder(pid, since, host)
+
+
+class IssueLocks:
+    """The locks' part of `Ledger`: each named lock belongs to the ledger's database file."""
+
+    path: Path
+    _file: LedgerFile
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[bool]:
+        """Yield True while this process holds the lock `name`, or False if another process does.
+
+        The lock belongs to the database file, however NEWSLETTER_DB spells its path.
+        """
+        path = lock_path(self.path, name)
+        with contextlib.ExitStack() as stack:
+            try:
+                mine = stack.enter_context(hold(path))
+            except OSError as e:
+                raise LedgerError(
+                    f"{self._file.where}: cannot write the lock file {path} ({e.strerror}); make the "
+                    "ledger's folder writable for this user, or free disk space"
+                ) from None
+            yield mine
+
+    def lock_holder(self, name: str) -> Holder | None:
+        """Who holds the lock `name`, as far as its lock file says."""
+        return holder(lock_path(self.path, name))
+
+    def locked(self, name: str) -> bool:
+        """Whether a process holds the lock `name` right now (a run is sending, for `status`)."""
+        return held(lock_path(self.path, name))

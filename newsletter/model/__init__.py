@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from newsletter.model.links import is_issue_link
+from newsletter.model.links import is_issue_link, is_remote_image
 from newsletter.model.merge import Field as MergeField
 from newsletter.model.merge import Plan, check_expressions, html_values, place
 
@@ -76,7 +76,7 @@ def _url(value: str) -> str:
 def _image_src(value: str) -> str:
     value = value.strip()
     if re.match(r"^[a-z][a-z0-9+.-]*:", value, re.IGNORECASE):
-        if not value.lower().startswith("https://"):
+        if not is_remote_image(value):
             raise ValueError(
                 f"{value!r}: images must be https:// addresses or files beside the issue "
                 "(mail clients block plain http images)"
@@ -131,7 +131,7 @@ class Image(Strict):
 
     @property
     def is_local(self) -> bool:
-        return not self.src.lower().startswith("https://")
+        return not is_remote_image(self.src)
 
 
 class ArticleImage(Image):
@@ -269,6 +269,15 @@ class Issue(Strict):
         return found
 
 
+def address_key(email: str) -> str:
+    """The key an address is known by: in the ledger, on the suppression list, in a duplicate check,
+    an unsubscribe token and a Message-ID. `An@Example.org` and `an@example.org` are one person.
+
+    Changing it changes every token and Message-ID already sent, and unkeys the ledger's rows.
+    """
+    return email.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """One person to send to; `fields` holds the audience file's other columns for merging."""
@@ -277,6 +286,11 @@ class Recipient:
     first_name: str = ""
     name: str = ""
     fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The address as the ledger and the suppression list know it (`address_key`)."""
+        return address_key(self.email)
 
     def merge_data(self) -> dict[str, str]:
         data = dict(self.fields)

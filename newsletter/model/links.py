@@ -1,5 +1,5 @@
-"""What counts as a link: the rule for addresses in an issue file, and the narrower one for values
-from the audience file that end up as a link's address.
+"""What counts as a link: the rule for addresses in an issue file, the narrower one for values from
+the audience file that end up as a link's address, and which image addresses a mail client fetches.
 
 An issue's author writes `https://`, `mailto:` (or `http://`, `tel:`) links by hand. A value from a
 CSV is data that someone else typed or exported: where it forms the start of an `href` it must be an
@@ -36,3 +36,13 @@ def merged_link_problem(value: str) -> str | None:
     if not value[:8].lower().startswith(MERGED_SCHEMES) or not ISSUE_LINK.fullmatch(value):
         return "not a link (it must be a full https:// or mailto: address)"
     return None
+
+
+def is_remote_image(src: str) -> bool:
+    """Whether an image (of an issue or a layout's logo) is an https address the mail client fetches,
+    rather than a file beside the issue or in the layout, which is embedded or put on the asset host.
+
+    One rule for the issue file's check, the renderer, the layout's logo and the archive: where
+    they disagreed, a logo written `HTTPS://…` was looked for as a file in the layout.
+    """
+    return src[:8].lower() == "https://"

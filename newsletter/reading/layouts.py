@@ -29,6 +29,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from newsletter.errors import LayoutError
 from newsletter.model import LANGUAGES, Language
+from newsletter.model.links import is_remote_image
 from newsletter.reading import yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake
@@ -319,7 +320,7 @@ def load(root: Path, name: str) -> Layout:
             raise LayoutError(f"{config_file}: strings.{language}: missing {', '.join(missing)}")
     own = _own_templates(path)
     assets: dict[str, bytes] = {}
-    if config.logo and not config.logo.src.startswith("https://"):
+    if config.logo and not is_remote_image(config.logo.src):
         logo = (path / config.logo.src).resolve()
         if not logo.is_relative_to(path.resolve()) or not logo.is_file():
             raise LayoutError(f"{config_file}: logo.src: no file {config.logo.src!r} in the layout")

@@ -222,7 +222,7 @@ def parse(text: str, source: str = "<recipients>") -> Audience:
         if isinstance(item, Skipped):
             skipped.append(item)
             continue
-        key = hash(item.email.lower())
+        key = hash(item.key)
         if key in seen:
             skipped.append(Skipped(line, item.email, f"duplicate of line {seen[key]}"))
             continue

@@ -39,7 +39,7 @@ from newsletter.model import (
     Link,
     Rendered,
 )
-from newsletter.model.links import merged_link_problem
+from newsletter.model.links import is_remote_image, merged_link_problem
 from newsletter.model.merge import (
     EXPRESSION,
     TRUSTED_FIELDS,
@@ -119,7 +119,7 @@ class _Images:
         self.sizes: dict[str, tuple[int, int]] = {}  # by the address in the HTML: width, height
 
     def url(self, src: str, *, from_layout: bool = False) -> str:
-        if src.lower().startswith("https://"):
+        if is_remote_image(src):
             return src
         data = (self.layout.assets if from_layout else self.issue_assets).get(src)
         if self.base:

@@ -11,7 +11,8 @@ delivery loop needs to know:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Reply:
 
 
 class SendFailure(Exception):
+    """What one recipient's server answered instead of accepting the message; an expected outcome
+    that the send loop records, hence no NewsletterError (`newsletter.errors` says why)."""
+
     def __init__(self, reply: Reply, *, connection_lost: bool = False) -> None:
         super().__init__(str(reply))
         self.reply = reply
@@ -45,11 +49,29 @@ class Ambiguous(SendFailure):
 
 
 class Connection(Protocol):
+    """One open connection. As a context manager it is closed however the block ends:
+
+        with sender.connect() as connection:
+            connection.send(...)
+
+    A transport's connection class subclasses this protocol to inherit `__enter__` and `__exit__`.
+    """
+
     def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         """Hand one message to the server; raise a SendFailure unless it was accepted."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Let go of the connection; closing one that is closed or lost already is harmless."""
+        ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 class Sender(Protocol):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from newsletter.sending.base import Reply, SendFailure
+from newsletter.model import address_key
+from newsletter.sending.base import Connection, Reply, SendFailure
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ class MemorySender:
 
 
 @dataclass
-class MemoryConnection:
+class MemoryConnection(Connection):
     sender: MemorySender
 
     def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         with self.sender._lock:
-            failures = self.sender.script.get(recipient.lower())
+            failures = self.sender.script.get(address_key(recipient))
             if failures:
                 raise failures.pop(0)
             self.sender.outbox.append(Sent(sender, recipient, data))

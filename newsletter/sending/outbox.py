@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.sending.base import Reply
+from newsletter.sending.base import Connection, Reply
 
 _WRITTEN = re.compile(r"[0-9]{6}-[A-Za-z0-9@._+_-]+\.eml")  # the names OutboxConnection.send gives
 
@@ -41,7 +41,7 @@ class OutboxSender:
 
 
 @dataclass
-class OutboxConnection:
+class OutboxConnection(Connection):
     outbox: OutboxSender
 
     def send(self, sender: str, recipient: str, data: bytes) -> Reply:  # noqa: ARG002 - the protocol

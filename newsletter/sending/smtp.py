@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from newsletter.errors import SendError
-from newsletter.sending.base import Ambiguous, Permanent, Reply, SendFailure, Temporary
+from newsletter.sending.base import Ambiguous, Connection, Permanent, Reply, SendFailure, Temporary
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -272,7 +272,7 @@ def _close(smtp: smtplib.SMTP | None) -> None:
 
 
 @dataclass
-class SMTPConnection:
+class SMTPConnection(Connection):
     smtp: smtplib.SMTP
     where: str
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from newsletter.errors import NewsletterError
 from newsletter.model import Rendered
+from newsletter.model.links import is_remote_image
 from newsletter.model.merge import escape_html
 from newsletter.reading.issues import LoadedIssue
 from newsletter.reading.issues import load as load_issue
@@ -141,7 +142,7 @@ def _copy_images(loaded: LoadedIssue, project: Project, out: Path) -> None:
             shutil.copyfile(folder / image.src, target)
     layout = project.layout(loaded)
     logo = layout.config.logo
-    if logo and not logo.src.startswith("https://"):
+    if logo and not is_remote_image(logo.src):
         target = out / ASSETS / "layouts" / layout.name / logo.src
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(layout.path / logo.src, target)
