@@ -7,7 +7,9 @@ The library under the `newsletter` command, one name per step of the flow:
     Composer, Envelope               one recipient's message as wire bytes, without a re-render
     prepare, dry_run, send           a whole campaign: the outbox, or a sender and the ledger
     deliver                          the send loop itself, for a composer, a sender and a ledger
-    SMTPSender, OutboxSender, MemorySender, Ledger, and the errors (all NewsletterError)
+    SMTPSender, OutboxSender, MemorySender   the senders; a sender of your own raises Temporary,
+                                     Permanent or Ambiguous (SendFailure) for one recipient
+    Ledger, and the errors           every error a user can cause is a NewsletterError
 
 Each name is imported on first use, so that `import newsletter` (and the CLI's --help) stays fast.
 """
@@ -23,15 +25,19 @@ if _typing.TYPE_CHECKING:
     from newsletter.delivering.campaign import Campaign, dry_run, prepare, send
     from newsletter.delivering.loop import Options, RunReport, deliver
     from newsletter.errors import (
+        ApprovalError,
         AudienceError,
+        BusyError,
         ConfigError,
         IssueError,
         LayoutError,
         LedgerError,
         MergeError,
         NewsletterError,
+        Problem,
         RenderError,
         SendError,
+        SlugClashError,
     )
     from newsletter.ledger import Ledger
     from newsletter.model import Issue, Recipient, Rendered
@@ -40,12 +46,22 @@ if _typing.TYPE_CHECKING:
     from newsletter.reading.recipients import load as load_audience
     from newsletter.rendering.project import Project
     from newsletter.rendering.render import render
+    from newsletter.sending.base import Ambiguous, Permanent, Reply, SendFailure, Temporary
     from newsletter.sending.memory import MemorySender
     from newsletter.sending.outbox import OutboxSender
     from newsletter.sending.smtp import Security, SMTPSender
 
 # Public name -> (module, name there).
 _EXPORTS: dict[str, tuple[str, str]] = {
+    "Ambiguous": ("newsletter.sending.base", "Ambiguous"),
+    "ApprovalError": ("newsletter.errors", "ApprovalError"),
+    "BusyError": ("newsletter.errors", "BusyError"),
+    "Permanent": ("newsletter.sending.base", "Permanent"),
+    "Problem": ("newsletter.errors", "Problem"),
+    "Reply": ("newsletter.sending.base", "Reply"),
+    "SendFailure": ("newsletter.sending.base", "SendFailure"),
+    "SlugClashError": ("newsletter.errors", "SlugClashError"),
+    "Temporary": ("newsletter.sending.base", "Temporary"),
     "AudienceError": ("newsletter.errors", "AudienceError"),
     "Campaign": ("newsletter.delivering.campaign", "Campaign"),
     "Composer": ("newsletter.composing.message", "Composer"),
@@ -80,7 +96,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 }
 
 __all__ = [
+    "Ambiguous",
+    "ApprovalError",
     "AudienceError",
+    "BusyError",
     "Campaign",
     "Composer",
     "ConfigError",
@@ -96,14 +115,20 @@ __all__ = [
     "NewsletterError",
     "Options",
     "OutboxSender",
+    "Permanent",
+    "Problem",
     "Project",
     "Recipient",
     "RenderError",
     "Rendered",
+    "Reply",
     "RunReport",
     "SMTPSender",
     "Security",
     "SendError",
+    "SendFailure",
+    "SlugClashError",
+    "Temporary",
     "__version__",
     "deliver",
     "dry_run",

@@ -36,10 +36,20 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     assert not hasattr(newsletter, "no_such_thing")
 
 
-def test_every_error_is_a_newsletter_error() -> None:
-    errors = [getattr(newsletter, n) for n in newsletter.__all__ if n.endswith("Error")]
-    assert errors
-    assert all(issubclass(e, newsletter.NewsletterError) for e in errors)
+def test_every_error_and_send_failure_of_the_library_is_exported() -> None:
+    """A caller can catch each error by the name the package gives it, and a sender of one's own can
+    raise each failure the delivery loop knows."""
+    from newsletter import errors
+    from newsletter.sending import base
+
+    def classes(module: types.ModuleType, root: type) -> set[str]:
+        return {n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, root)}
+
+    expected = classes(errors, errors.NewsletterError) | classes(base, base.SendFailure)
+    assert len(expected) >= 15
+    assert expected <= set(newsletter.__all__)
+    exported_errors = [getattr(newsletter, n) for n in newsletter.__all__ if n.endswith("Error")]
+    assert all(issubclass(e, newsletter.NewsletterError) for e in exported_errors)
 
 
 IMPORTS = """

@@ -70,7 +70,33 @@ PROBES = [
     ("model/__init__.py", "import sqlite3", CORE, "newsletter.model -> sqlite3"),
     ("delivering/schedule.py", "import socket", CORE, "newsletter.delivering.schedule -> socket"),
     ("web/archive.py", "from newsletter import cli", CLI, "newsletter.web.archive -> newsletter.cli"),
+    ("__init__.py", "from newsletter import cli as _cli", CLI, "newsletter -> newsletter.cli"),
+    ("errors.py", "import sqlite3", CORE, "newsletter.errors -> sqlite3"),
+    ("rendering/render.py", "import ssl", CORE, "newsletter.rendering.render -> ssl"),
+    ("composing/message.py", "import smtplib", CORE, "newsletter.composing.message -> smtplib"),
+    (
+        "ledger/records.py",
+        "from newsletter.delivering import loop",
+        LAYERS,
+        "newsletter.ledger.records -> newsletter.delivering.loop",
+    ),
 ]
+
+
+def test_a_new_subpackage_outside_the_layers_breaks_the_contract(tmp_path: Path) -> None:
+    """The layers are exhaustive: a new part of the package must be given its place in the flow."""
+    shutil.copytree(
+        ROOT / "newsletter", tmp_path / "newsletter", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "newsletter" / "relays").mkdir()
+    (tmp_path / "newsletter" / "relays" / "__init__.py").write_text('"""Relays."""\n', encoding="utf-8")
+
+    broken = _lint(tmp_path)
+
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert f"{LAYERS} BROKEN" in broken.stdout.splitlines(), broken.stdout
+    assert "- newsletter.relays" in broken.stdout.splitlines(), broken.stdout
 
 
 @pytest.mark.parametrize(
