@@ -160,6 +160,7 @@ def _test_send(campaign: Campaign, sender: SMTPSender, settings: Settings, addre
     from newsletter.cli.interrupt import stop_on_signals
     from newsletter.delivering.campaign import send_test
 
+    typer.echo(f"sending a test to {', '.join(addresses)} through {sender.host}:{sender.port}…")
     with stop_on_signals(notice) as interrupt:
         result = send_test(campaign, sender, addresses, settings.options(), interrupt=interrupt)
     typer.echo(f"test send of {campaign.slug}, personalised as {result.persona}")

@@ -189,6 +189,10 @@ class SendTestResult:
 
     @property
     def exit_code(self) -> int:
+        """0 sent to every address; 2 not sent at all for a reason of the server or the settings (it
+        could not be reached), as a SendError is; 1 when some address was refused or it was stopped."""
+        if self.report.stopped and not self.report.sent and self.report.stopped != "interrupted":
+            return 2
         return self.report.exit_code
 
     def lines(self) -> list[tuple[bool, str]]:
@@ -240,7 +244,10 @@ def send_test(
             outcomes[event.email] = event
         on_event(event)
 
-    opts = replace(options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None)
+    # A server that cannot be reached is tried once: the person waiting for their test hears at once.
+    opts = replace(
+        options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None, give_up_after=0.0
+    )
     report = _throwaway(campaign, sender, list(people.values()), opts, record, interrupt)
     return SendTestResult(report, personalised_as(campaign), outcomes)
 
