@@ -368,9 +368,15 @@ def check_same_issue(delivery: Delivery, subject: str, source_path: str) -> None
     )
 
 
-def next_step(report: RunReport, status_command: str) -> str:
+def next_step(report: RunReport, status_command: str, tz: dt.tzinfo = dt.UTC) -> str:
     """What will help now, after a real send: a rerun only when it would send someone something."""
     c = report.counts
+    if c.open and report.next_free is not None:
+        # A rerun before then sends nobody: the limit counts the last 24 hours.
+        return (
+            f"the daily limit of {report.daily_limit} is reached; {c.open} still due: the next can go "
+            f"from {report.next_free.astimezone(tz):%Y-%m-%d %H:%M}, or let dispatch continue"
+        )
     if c.open:
         why = f"stopped early: {report.stopped}" if report.stopped else "some recipients are still due"
         return f"{why}: run the same command again to send to the {c.open} still due"
