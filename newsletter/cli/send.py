@@ -146,13 +146,29 @@ def _dry_run(
         )
     outbox = done.outbox
     print_figures(f"dry run of {campaign.slug}: nothing was sent", projected(done.plan, done.report.sent))
-    typer.echo(
-        f"a real send {done.plan.sentence()}; {outbox.count} messages written to {outbox.folder}/, "
-        f"{outbox.bytes_written / 1024 / max(outbox.count, 1):.1f} KB each on average"
+    written = (
+        f"{outbox.count} messages written to {outbox.folder}/, "
+        f"{outbox.bytes_written / 1024 / outbox.count:.1f} KB each on average"
+        if outbox.count
+        else "no messages written"
     )
-    again = f" --recipients {recipients}" if recipients else ""
-    typer.echo(f"next: newsletter send {file}{again} --test you@example.org, then without --test")
+    typer.echo(f"a real send {done.plan.sentence()}; {written}")
+    command = f"newsletter send {file}" + (f" --recipients {recipients}" if recipients else "")
+    typer.echo(_after_dry_run(done.plan, command, retry_failed))
     raise typer.Exit(EXIT_OK if done.report.exit_code == 0 else EXIT_FAILED)
+
+
+def _after_dry_run(plan: Plan, command: str, retry_failed: bool) -> str:
+    """What helps after a dry run: the test then the real send, or, with nobody due, why not."""
+    if plan.due == 0:
+        if plan.failed:
+            refused = f"{plan.failed} were refused for good"
+            return f"nobody is due: {refused}: once the cause is fixed, {command} --retry-failed"
+        if plan.in_doubt:
+            return f"nobody is due: {plan.in_doubt} may or may not have it and are not sent it a third time"
+        return "nobody is due: everyone still on the list has it"
+    real = f"{command} --retry-failed" if retry_failed else "without --test"
+    return f"next: {command} --test you@example.org, then {real}"
 
 
 def _test_send(campaign: Campaign, sender: SMTPSender, settings: Settings, addresses: list[str]) -> NoReturn:
@@ -160,6 +176,7 @@ def _test_send(campaign: Campaign, sender: SMTPSender, settings: Settings, addre
     from newsletter.cli.interrupt import stop_on_signals
     from newsletter.delivering.campaign import send_test
 
+    typer.echo(f"sending a test to {', '.join(addresses)} through {sender.host}:{sender.port}…")
     with stop_on_signals(notice) as interrupt:
         result = send_test(campaign, sender, addresses, settings.options(), interrupt=interrupt)
     typer.echo(f"test send of {campaign.slug}, personalised as {result.persona}")
@@ -183,6 +200,7 @@ def _real_send(
 ) -> NoReturn:
     """Say what will go to whom, ask (unless --yes), send, and report what the run did."""
     from newsletter.delivering.campaign import next_step
+    from newsletter.delivering.schedule import timezone
     from newsletter.ledger import Ledger
 
     with user_errors():
@@ -193,7 +211,7 @@ def _real_send(
     for line in campaign.warnings:
         warning(line)
     _print_report(report, f"{campaign.slug}: delivery")
-    typer.echo(next_step(report, f"newsletter status {file}"))
+    typer.echo(next_step(report, f"newsletter status {file}", timezone(settings.timezone)))
     raise typer.Exit(report.exit_code)
 
 

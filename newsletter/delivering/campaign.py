@@ -189,6 +189,10 @@ class SendTestResult:
 
     @property
     def exit_code(self) -> int:
+        """0 sent to every address; 2 not sent at all for a reason of the server or the settings (it
+        could not be reached), as a SendError is; 1 when some address was refused or it was stopped."""
+        if self.report.stopped and not self.report.sent and self.report.stopped != "interrupted":
+            return 2
         return self.report.exit_code
 
     def lines(self) -> list[tuple[bool, str]]:
@@ -240,7 +244,10 @@ def send_test(
             outcomes[event.email] = event
         on_event(event)
 
-    opts = replace(options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None)
+    # A server that cannot be reached is tried once: the person waiting for their test hears at once.
+    opts = replace(
+        options or Options(), subject_prefix="[TEST] ", limit=None, daily_limit=None, give_up_after=0.0
+    )
     report = _throwaway(campaign, sender, list(people.values()), opts, record, interrupt)
     return SendTestResult(report, personalised_as(campaign), outcomes)
 
@@ -361,9 +368,15 @@ def check_same_issue(delivery: Delivery, subject: str, source_path: str) -> None
     )
 
 
-def next_step(report: RunReport, status_command: str) -> str:
+def next_step(report: RunReport, status_command: str, tz: dt.tzinfo = dt.UTC) -> str:
     """What will help now, after a real send: a rerun only when it would send someone something."""
     c = report.counts
+    if c.open and report.next_free is not None:
+        # A rerun before then sends nobody: the limit counts the last 24 hours.
+        return (
+            f"the daily limit of {report.daily_limit} is reached; {c.open} still due: the next can go "
+            f"from {report.next_free.astimezone(tz):%Y-%m-%d %H:%M}, or let dispatch continue"
+        )
     if c.open:
         why = f"stopped early: {report.stopped}" if report.stopped else "some recipients are still due"
         return f"{why}: run the same command again to send to the {c.open} still due"

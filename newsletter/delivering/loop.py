@@ -23,7 +23,7 @@ from email.utils import parseaddr
 from typing import Literal
 
 from newsletter.composing.message import Composer
-from newsletter.delivering.options import Backoff, Options, run_budget
+from newsletter.delivering.options import Backoff, Options, next_daily_slot, run_budget
 from newsletter.delivering.report import Event, EventKind, RunReport
 from newsletter.delivering.throttle import Limiter, Rate, Sleep
 from newsletter.errors import MergeError, NewsletterError, SendError
@@ -391,4 +391,7 @@ def deliver(
     report.counts = ledger.counts(issue)
     if report.counts.complete:
         ledger.finish(issue, clock())
+    elif report.stopped == "daily limit" and options.daily_limit is not None:
+        report.daily_limit = options.daily_limit
+        report.next_free = next_daily_slot(ledger, options.daily_limit, clock())
     return report

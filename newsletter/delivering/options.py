@@ -3,9 +3,13 @@ the retries of one recipient, and how many messages that leaves it (`run_budget`
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from newsletter.ledger import Ledger
 
 Cap = Literal["limit", "daily limit"]
 """Which cap holds a run back: --limit (or dispatch's --max), or NEWSLETTER_DAILY_LIMIT."""
@@ -49,3 +53,12 @@ def run_budget(options: Options, sent_today: int) -> tuple[int | None, Cap]:
         if budget is None or left_today < budget:
             budget, which = left_today, "daily limit"
     return budget, which
+
+
+def next_daily_slot(ledger: Ledger, daily_limit: int, now: dt.datetime) -> dt.datetime:
+    """When the next message may go under the daily limit: a slot frees when one of the messages of
+    the last 24 hours leaves them, and as many must leave as bring the count below the limit."""
+    since = now - dt.timedelta(days=1)
+    counted = ledger.sent_since(since)
+    oldest = ledger.nth_sent_since(since, max(0, counted - daily_limit))
+    return oldest + dt.timedelta(days=1) if oldest is not None else now

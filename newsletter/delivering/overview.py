@@ -9,13 +9,14 @@ nobody because every recipient was refused is `failed`, not `sent`.
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from newsletter.delivering.schedule import describe, reached, send_time
 from newsletter.errors import NewsletterError
-from newsletter.ledger import Counts, Ledger
+from newsletter.ledger import Counts, Delivery, Ledger
 from newsletter.ledger.lock import issue_lock
 from newsletter.model import Issue
 from newsletter.reading import issues
@@ -117,5 +118,14 @@ def _progress(
     if issue is not None and issue.status == "ready" and due is not None:
         when = "at its next run" if reached(due, now) else "at its first run after send_at"
         return "incomplete", f"dispatch continues it {when}"
-    command = f"newsletter send {path}" if path else "newsletter send with its issue file"
-    return "incomplete", f"to continue: {command}"
+    return "incomplete", f"to continue: {_continue_command(issue, path, ledger.delivery(slug))}"
+
+
+def _continue_command(issue: Issue | None, path: Path | None, delivery: Delivery | None) -> str:
+    """The send that continues a delivery, with the audience it started with unless the issue names
+    one: without it, a send whose audience came from --recipients would stop at "no recipients"."""
+    command = f"newsletter send {shlex.quote(str(path))}" if path else "newsletter send with its issue file"
+    source = delivery.audience_source if delivery is not None else ""
+    if source and (issue is None or not issue.audience):
+        command += f" --recipients {shlex.quote(source)}"
+    return command

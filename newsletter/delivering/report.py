@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,6 +40,8 @@ class RunReport:
     stopped: str | None = None  # why it ended early: 'limit', 'daily limit', 'interrupted', or an error
     counts: Counts = field(default_factory=Counts)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    daily_limit: int | None = None  # the limit that stopped it, when it was the daily limit
+    next_free: dt.datetime | None = None  # then: when the oldest message it counts leaves the 24 hours
 
     @property
     def exit_code(self) -> int:

@@ -388,3 +388,11 @@ class Ledger(IssueLocks, SuppressionList):
         """Messages accepted by the server since `since`, over all issues (for the daily limit)."""
         ((n,),) = self._query("SELECT count(*) FROM recipients WHERE sent_at >= ?", (iso(since),))
         return int(str(n))
+
+    def nth_sent_since(self, since: dt.datetime, n: int) -> dt.datetime | None:
+        """When the `n`-th (from 0) oldest message accepted since `since` was, over all issues."""
+        found = self._query(
+            "SELECT sent_at FROM recipients WHERE sent_at >= ? ORDER BY sent_at LIMIT 1 OFFSET ?",
+            (iso(since), n),
+        )
+        return dt.datetime.fromisoformat(str(found[0][0])) if found else None

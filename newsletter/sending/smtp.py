@@ -164,6 +164,51 @@ def _bytes(message: bytes | str) -> bytes:
     return message if isinstance(message, bytes) else message.encode("utf-8", "replace")
 
 
+# A server that answers this to MAIL FROM or RCPT TO refuses us, not the reader: no recipient would be
+# accepted until a setting is fixed, so the run stops with everyone still due.
+_LOGIN_WANTED = re.compile(
+    r"\b5\.7\.0\b|authentication required|must authenticate|auth(entication)? needed", re.I
+)
+_NO_RELAY = re.compile(r"relay|relaying", re.I)
+_NOT_AS_SENDER = re.compile(
+    r"permissions? to send as|not (allowed|authori[sz]ed) to send as|send as this sender", re.I
+)
+
+
+def refusal_of_us(where: str, code: int, text: str, *, logged_in: bool) -> SendError | None:
+    """The SendError for a 5xx reply to MAIL FROM or RCPT TO that is about our account or this host
+    (a login wanted, relaying denied, a From this account may not use), or None for a reader's refusal."""
+    if code < 500:
+        return None
+    said = f"{code} {text}"
+    if code == 530 or _LOGIN_WANTED.search(text):
+        if logged_in:
+            return SendError(
+                f"the mail server {where} still requires a login after ours ({said}); check "
+                "NEWSLETTER_SMTP_USERNAME, NEWSLETTER_SMTP_PASSWORD and NEWSLETTER_SMTP_SECURITY"
+            )
+        return SendError(
+            f"the mail server requires a login ({where}: {said}): set NEWSLETTER_SMTP_USERNAME and "
+            "NEWSLETTER_SMTP_PASSWORD"
+        )
+    if _NOT_AS_SENDER.search(text):
+        return SendError(
+            f"the mail server {where} does not let this account send as the sender ({said}): check "
+            "NEWSLETTER_FROM is an address this account may send as, or ask the mail admin to allow it"
+        )
+    if _NO_RELAY.search(text):
+        login = (
+            "check NEWSLETTER_SMTP_USERNAME"
+            if logged_in
+            else "log in (set NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD)"
+        )
+        return SendError(
+            f"the mail server {where} refuses to relay our mail ({said}): {login}, send through the "
+            "organisation's relay (NEWSLETTER_SMTP_HOST), or ask the mail admin to allow this host"
+        )
+    return None
+
+
 def _failure(code: int, message: bytes | str) -> SendFailure:
     reply = Reply(code, _text(message))
     if 400 <= code < 500:
@@ -259,7 +304,7 @@ class SMTPSender:
         except BaseException:
             _close(smtp)
             raise
-        return SMTPConnection(smtp, where)
+        return SMTPConnection(smtp, where, logged_in=bool(self.username))
 
 
 def _close(smtp: smtplib.SMTP | None) -> None:
@@ -275,6 +320,7 @@ def _close(smtp: smtplib.SMTP | None) -> None:
 class SMTPConnection(Connection):
     smtp: smtplib.SMTP
     where: str
+    logged_in: bool = False
 
     def _reset(self) -> None:
         try:
@@ -289,6 +335,8 @@ class SMTPConnection(Connection):
             code, message = smtp.mail(sender, options)
             if code != 250:
                 self._reset()
+                if refused := refusal_of_us(self.where, code, _text(message), logged_in=self.logged_in):
+                    raise refused
                 if code >= 500:
                     raise SendError(
                         f"{self.where} refuses the sender {sender!r}: {code} {_text(message)}; "
@@ -298,6 +346,8 @@ class SMTPConnection(Connection):
             code, message = smtp.rcpt(recipient)
             if code not in (250, 251):
                 self._reset()
+                if refused := refusal_of_us(self.where, code, _text(message), logged_in=self.logged_in):
+                    raise refused
                 raise _failure(code, message)
             smtp.putcmd("data")
             code, message = smtp.getreply()
