@@ -1,6 +1,6 @@
 """Sending an issue to its audience: dry run, test send and the real, resumable send.
 
-All three build messages with the same `Composer` and run the same `delivery.deliver`; they differ in
+All three build messages with the same `Composer` and run the same `loop.deliver`; they differ in
 the sender and the ledger (a throwaway one for the dry run and the test send, so the real ledger is
 never written by them). The dry run reads the real ledger to choose whom it writes for exactly as the
 real send will choose (`selection`).

@@ -5,7 +5,7 @@ A dry run that writes a message for someone the real send then skips (suppressed
 shows a send that will not happen, and a question "send to 2,000 people?" when 300 are left is a
 question about something else. `select` counts as the real send selects: the suppression list and
 the delivery in the real ledger (read, never written), failed and unknown rows as the next run treats
-them (`Ledger.outlook`), --limit and the daily limit (`delivery.run_budget`); and it yields exactly
+them (`Ledger.outlook`), --limit and the daily limit (`options.run_budget`); and it yields exactly
 those recipients, in the order the real send takes them.
 """
 
