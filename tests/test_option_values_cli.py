@@ -84,3 +84,20 @@ def test_a_preview_port_in_use_asks_for_another_port(project_dir: Path) -> None:
         line = one_error(newsletter("preview", ISSUE, "--no-open", "--port", port, cwd=project_dir))
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port} ("), line
     assert line.endswith("); pass another --port"), line
+
+
+@pytest.mark.parametrize(
+    ("test", "flag"), [(("--test", "me@example.org"), "--test"), (("--test-team",), "--test-team")]
+)
+def test_a_dry_run_with_a_test_send_is_refused_and_does_neither(
+    project_dir: Path, test: tuple[str, ...], flag: str
+) -> None:
+    result = newsletter(
+        "send", ISSUE, "--dry-run", *test, cwd=project_dir, NEWSLETTER_TEST_RECIPIENTS="me@example.org"
+    )
+    assert one_error(result) == (
+        f"error: --dry-run and {flag} do different things: a dry run writes every message to the "
+        "outbox, a test sends one to you; pass one of them"
+    )
+    assert not (project_dir / "outbox").exists()
+    assert not (project_dir / "newsletter.sqlite3").exists()
