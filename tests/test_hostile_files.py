@@ -133,6 +133,20 @@ def test_a_layout_over_one_megabyte_is_refused(project: Path) -> None:
     )
 
 
+def test_a_layout_over_one_megabyte_is_told_of_as_a_layout_file_with_its_logo(project: Path) -> None:
+    layout = project / "layouts" / "pom-limburg" / "layout.yaml"
+    photo = base64.b64encode(bytes(range(256)) * 6000).decode()
+    layout.write_text(layout.read_text(encoding="utf-8") + f"# {photo}\n", encoding="utf-8")
+    result = validate(project, "issues/2026-01.yaml")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.endswith(
+        ": the file passes 1 MB here, far more than a layout file (about 2 KB); if an image was pasted "
+        "in, save it as a file in the layout's folder and name it under logo: with src:"
+    ), line
+    assert "newsletter's text" not in line
+
+
 def test_an_issue_of_thousands_of_sections_is_refused_before_it_is_rendered(project: Path) -> None:
     text = sample_text().split("sections:\n")[0] + "sections:\n" + "  - type: divider\n" * 5000
     result = validate(project, write(project, "issues/lang.yaml", text))

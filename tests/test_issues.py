@@ -70,7 +70,7 @@ def test_a_good_issue_renders(tmp_path: Path) -> None:
     loaded, rendered = Project(path.parent, ROOT / "layouts").render(path)
     assert loaded.slug == "issue"
     assert loaded.issue.status == "draft"
-    assert rendered.list_name == "Nieuwsbrief"
+    assert rendered.list_name == "Newsletter"
 
 
 def test_the_sample_issue_is_valid() -> None:

@@ -177,3 +177,19 @@ def test_an_issue_naming_a_missing_layout_is_one_line_with_the_choices(project_d
         rf"error: {re.escape(issue)}:\d+: layout: unknown layout 'acme'; choose one of: default, pom-limburg",
         line,
     ), line
+
+
+def test_an_english_issue_on_the_default_layout_has_no_dutch_around_it(project_dir: Path) -> None:
+    issue = issue_in(project_dir, "default")
+    edit(project_dir / issue, "language: nl\n", "language: en\n")
+    rendered = newsletter("render", issue, cwd=project_dir)
+    assert rendered.returncode == 0, rendered.stderr
+    text = (project_dir / "build" / "2026-02.txt").read_text(encoding="utf-8")
+    html = (project_dir / "build" / "2026-02.html").read_text(encoding="utf-8")
+    assert text.startswith("Newsletter\n"), text
+    for english in ("Your organisation", "Street 1", "1000 City", "Unsubscribe"):
+        assert english in text, text
+        assert english in html
+    for dutch in ("Nieuwsbrief", "Organisatie", "Straat", "Stad", "Uitschrijven"):
+        assert dutch not in text, text
+        assert dutch not in html

@@ -157,7 +157,7 @@ def test_a_layout_of_only_layout_yaml_renders_every_section_type(plain: Rendered
     assert soup.select("p[style*='border-top']"), "the divider's line"  # divider
     assert [h.get_text() for h in soup.find_all("h3")] == ["Kolom links", "Kolom rechts"]  # columns
     assert "3 februari 2026, 14:00 tot 17:00" in soup.get_text(" ")  # events, with the date filter
-    assert "Organisatie" in soup.get_text()  # the footer
+    assert "Your organisation" in soup.get_text()  # the footer
     assert "Uitschrijven" in soup.get_text()
 
 
@@ -229,9 +229,9 @@ def test_a_page_that_extends_the_base_and_replaces_the_footer(plain: Rendered, t
 """
     own = render_with(tmp_path, {"email.mjml.j2": page})
     before, after = changed_part(html_of(plain), html_of(own))
-    assert "Our own footer for Organisatie." in after
-    assert "Straat 1" in before, "the base's footer is replaced"
-    assert "Straat 1" not in after
+    assert "Our own footer for Your organisation." in after
+    assert "Street 1" in before, "the base's footer is replaced"
+    assert "Street 1" not in after
     for section in ("Welkom bij de intro", "De callouttitel", "Evenement twee"):
         assert section not in before + after, f"{section!r} changed too"
     soup = BeautifulSoup(html_of(own), "lxml")
@@ -274,7 +274,7 @@ def test_a_part_of_its_own_with_a_leading_underscore_can_be_included(tmp_path: P
             ),
         },
     )
-    assert "Signed, Organisatie" in html_of(own)
+    assert "Signed, Your organisation" in html_of(own)
 
 
 # -- mistakes -------------------------------------------------------------------------------------

@@ -254,9 +254,7 @@ def test_non_ascii_list_name_keeps_the_list_id_readable(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "layouts" / "default", layouts / "région")
     config = layouts / "région" / "layout.yaml"
     config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "list_name: Nieuwsbrief", "list_name: Lettre de la Région"
-        ),
+        config.read_text(encoding="utf-8").replace("list_name: Newsletter", "list_name: Lettre de la Région"),
         encoding="utf-8",
     )
     path = write_issue(tmp_path, "région")

@@ -3,7 +3,8 @@
 Typer labels every parameter with its Python type (`<bool>`, `<list[Path]>`, `{file}`, `[x>=1]`) and
 keeps the line breaks of a docstring in the middle of a sentence. These command classes give each
 parameter a plain placeholder instead (its metavar, or one derived from its click type) and join each
-paragraph of the help into one line, which the terminal then wraps at its own width.
+paragraph of the help into one line, which the terminal then wraps at its own width. A number
+given wrong (`--limit abc`, `--port 99999`) is one error line in plain words, not pydantic's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 
 # Typer 0.29 carries its own copy of click; these are the classes its commands are built from.
 from typer import _click as click
+from typer._click.exceptions import BadParameter, UsageError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+from newsletter.cli.output import error
 
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 
@@ -91,12 +95,58 @@ def first_paragraph(command: click.Command) -> str:
     return (command.short_help or command.help or "").split("\n\n")[0].strip()
 
 
+class _ValueError(UsageError):
+    """A mistake in an option's value, shown as one line like every other mistake: no usage block."""
+
+    def show(self, file: Any = None) -> None:  # noqa: ARG002
+        error(self.format_message())
+
+
+def _in_plain_words(problem: BadParameter) -> _ValueError | None:
+    """`--limit: 'abc' is not a whole number` for Typer's pydantic words ("Input should be a valid
+    integer, unable to parse string as an integer"); None for a problem that is not about a number."""
+    # Typer coerces a value with a pydantic TypeAdapter and raises BadParameter from its error.
+    cause = problem.__cause__
+    if problem.param is None or cause is None:
+        return None
+    # Imported here: pydantic and the settings are only needed once a value is wrong.
+    from pydantic import ValidationError
+
+    from newsletter.config import number_in_words
+
+    if not isinstance(cause, ValidationError) or not cause.errors():
+        return None
+    words = number_in_words(cause.errors()[0])
+    if words is None:
+        return None
+    param = problem.param
+    name = max(param.opts, key=len) if isinstance(param, TyperOption) else (param.name or "value").upper()
+    return _ValueError(f"{name}: {words}", ctx=problem.ctx)
+
+
 class PlainCommand(TyperCommand):
-    """A command whose help shows FILE/N placeholders and one line per paragraph."""
+    """A command whose help shows FILE/N placeholders and one line per paragraph, and whose mistakes
+    in a number's value are one plain line."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = one_line_paragraphs(self.help)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # The values are parsed and coerced here, before the command runs.
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except BadParameter as e:
+            plain = _in_plain_words(e)
+            if plain is None:
+                raise
+            raise plain from None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         return _plain(super().get_params(ctx))

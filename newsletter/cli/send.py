@@ -78,6 +78,12 @@ def send(
     A real send can be stopped at any moment (Ctrl-C, a crash, a reboot): run the same command again
     and only those who did not get it yet are sent it. A dry run selects as the real send would.
     """
+    if dry_run and (test or test_team):
+        error(
+            f"--dry-run and {'--test' if test else '--test-team'} do different things: a dry run writes "
+            "every message to the outbox, a test sends one to you; pass one of them"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     settings = load_settings()
     testing = bool(test) or test_team
     if retry_failed and testing:

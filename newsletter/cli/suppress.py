@@ -22,7 +22,7 @@ suppress_app = typer.Typer(
 @suppress_app.command(cls=PlainCommand, name="add")
 def suppress_add(
     emails: Annotated[list[str], typer.Argument(metavar="ADDRESSES", help="Addresses to suppress.")],
-    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "by hand",
+    reason: Annotated[str, typer.Option(metavar="WHY", help="Why, for the record.")] = "by hand",
 ) -> None:
     """Never send to these addresses again."""
     checked = _checked_addresses(emails)
@@ -71,7 +71,7 @@ def suppress_list() -> None:
 @suppress_app.command(cls=PlainCommand, name="import")
 def suppress_import(
     file: Annotated[Path, typer.Argument(help="A CSV with an email column (e.g. your ESP's unsubscribes).")],
-    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "imported",
+    reason: Annotated[str, typer.Option(metavar="WHY", help="Why, for the record.")] = "imported",
 ) -> None:
     """Suppress every address in a CSV file."""
     from newsletter.reading.recipients import load as load_recipients

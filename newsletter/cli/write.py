@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import itertools
 import os
+import socket
 import sys
 import webbrowser
 from pathlib import Path
@@ -144,7 +146,7 @@ def schema(
 
 def preview(
     file: File,
-    port: Annotated[int, typer.Option(help="Port of the local preview server.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the local preview server.")] = 8000,
     host: Annotated[
         str,
         typer.Option(metavar="ADDRESS", help="Address to listen on; the default keeps it on this computer."),
@@ -170,7 +172,7 @@ def preview(
     try:
         server = serve(viewer, host, port)
     except OSError as e:
-        error(f"cannot listen on {host}:{port} ({e.strerror}); pass another --port")
+        error(_cannot_listen(host, port, e))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     url = f"http://{host}:{server.server_address[1]}/"
     typer.echo(f"previewing {file} at {url} (Ctrl-C to stop)")
@@ -191,6 +193,16 @@ def preview(
     finally:
         viewer.stop()
         server.server_close()
+
+
+def _cannot_listen(host: str, port: int, e: OSError) -> str:
+    """Why the preview server could not start, and which option to change."""
+    reason = e.strerror or str(e)
+    if isinstance(e, socket.gaierror):
+        return f"cannot listen on {host}:{port} ({reason}); pass another --host"
+    # EADDRNOTAVAIL: the address is not one of this computer's; a port in use or a refused one is the port's.
+    fix = "--host or --port" if e.errno == errno.EADDRNOTAVAIL else "--port"
+    return f"cannot listen on {host}:{port} ({reason}); pass another {fix}"
 
 
 def _preview_people(file: Path, default: Path | None) -> list[Recipient]:

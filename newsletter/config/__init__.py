@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.delivering.schedule import DEFAULT_TIMEZONE, parse_duration
@@ -221,6 +222,33 @@ def load_settings() -> Settings:
         first = e.errors()[0]
         name = "_".join(str(p) for p in first["loc"]).upper()
         name = name if name.startswith("NEWSLETTER_") else f"NEWSLETTER_{name}"
-        shown = name if name in SECRETS else f"{name}={first.get('input')!r}"
         fix = f"; write {FIXES[name]}" if name in FIXES else ""
+        plain = None if name in SECRETS else number_in_words(first)
+        if plain is not None:
+            raise ConfigError(f"{name}: {plain}{fix} (see .env.example)") from None
+        shown = name if name in SECRETS else f"{name}={first.get('input')!r}"
         raise ConfigError(f"{shown}: {first['msg']}{fix} (see .env.example)") from None
+
+
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least"),
+    "greater_than": ("gt", "must be more than"),
+    "less_than_equal": ("le", "must be at most"),
+    "less_than": ("lt", "must be less than"),
+}
+
+
+def number_in_words(problem: ErrorDetails) -> str | None:
+    """Pydantic's complaint about a number in the words of the person who typed it: "'abc' is not a
+    whole number", "must be at least 1"; None for a complaint about anything else."""
+    kind = problem["type"]
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return f"{problem['input']!r} is not a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return f"{problem['input']!r} is not a number"
+    if kind == "finite_number":
+        return f"{problem['input']!r} is not a finite number"
+    if kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        return f"{words} {problem.get('ctx', {})[key]}"
+    return None

@@ -132,11 +132,20 @@ class Document:
         return node
 
 
-def _too_big(line: int) -> Mistake:
+def _too_big(line: int, kind: str) -> Mistake:
+    """`kind` is the file's kind as the caller names it ("an issue file", "layout file")."""
+    passes = f"the file passes {MAX_BYTES // 1_000_000} MB here"
+    if "layout" in kind:
+        # A layout's only image is its logo, which is a file in the layout's folder.
+        return Mistake(
+            line,
+            f"{passes}, far more than a layout file (about 2 KB); if an image was pasted in, save it "
+            "as a file in the layout's folder and name it under logo: with src:",
+        )
     return Mistake(
         line,
-        f"the file passes {MAX_BYTES // 1_000_000} MB here, far more than a newsletter's text (about "
-        "10 KB); if an image was pasted in, save it as a file of its own and name it with src:",
+        f"{passes}, far more than a newsletter's text (about 10 KB); if an image was pasted in, save "
+        "it as a file of its own and name it with src:",
     )
 
 
@@ -157,7 +166,7 @@ def read(path: Path, kind: str) -> str:
     except OSError as e:
         raise YamlTextError([Mistake(None, f"cannot read it: {e.strerror}")]) from None
     if len(raw) > MAX_BYTES:
-        raise YamlTextError([_too_big(raw[:MAX_BYTES].count(b"\n") + 1)])
+        raise YamlTextError([_too_big(raw[:MAX_BYTES].count(b"\n") + 1, kind)])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -285,7 +294,7 @@ def load(text: str, places: Places, what: str) -> Document:
     reports it and every mistake after it; the Document carries those mistakes, to be reported.
     """
     if len(text) > MAX_BYTES:
-        raise YamlTextError([_too_big(text[:MAX_BYTES].count("\n") + 1)])
+        raise YamlTextError([_too_big(text[:MAX_BYTES].count("\n") + 1, what)])
     mistakes: list[Mistake] = []
     fixed: set[int] = set()
     fixes = max(1, min(_MAX_FIXES, _REREAD_BUDGET // max(len(text), 1)))
