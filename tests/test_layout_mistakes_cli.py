@@ -1,0 +1,121 @@
+"""Layout mistakes that used to pass without a word or end in a traceback, as the CLI meets them: a
+template that extends or includes itself (alone or through another), a template saved under a name
+the loader never looks up, and a layout that leaves the unsubscribe link out. Each is one line and
+exit 2, naming the file and what to write instead."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from command import WIDE, environment, run
+
+ISSUE = "issues/2026-02.yaml"
+
+
+def newsletter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run(*args, cwd=cwd, env=environment(WIDE), timeout=120)
+
+
+def one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The single error line of a run that exited 2 without a traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def acme(project: Path, templates: dict[str, str]) -> str:
+    """A new layout `acme` holding `templates` (by name), and the sample issue as issues/2026-02.yaml
+    using it; the issue's file name."""
+    created = newsletter("layout", "new", "acme", cwd=project)
+    assert created.returncode == 0, created.stderr
+    for name, text in templates.items():
+        file = project / "layouts" / "acme" / name
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+    text = (project / "issues" / "2026-01.yaml").read_text(encoding="utf-8")
+    assert "layout: pom-limburg\n" in text
+    assert "type: callout" in text
+    (project / ISSUE).write_text(text.replace("layout: pom-limburg\n", "layout: acme\n"), encoding="utf-8")
+    return ISSUE
+
+
+# -- templates in a circle ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_an_override_that_extends_its_own_name_is_one_line_saying_to_extend_the_base(
+    project_dir: Path, command: str
+) -> None:
+    issue = acme(project_dir, {"sections/callout.mjml.j2": '{% extends "sections/callout.mjml.j2" %}\n'})
+    line = one_error(newsletter(command, issue, cwd=project_dir))
+    assert line == (
+        'error: layouts/acme/sections/callout.mjml.j2:1: {% extends "sections/callout.mjml.j2" %} '
+        "extends this same template, so it never ends; to extend the base layout's, write "
+        '{% extends "base/sections/callout.mjml.j2" %}'
+    )
+    assert not (project_dir / "build").exists()
+
+
+def test_the_fix_the_line_gives_renders_the_base_partial(project_dir: Path) -> None:
+    fixed = '{% extends "base/sections/callout.mjml.j2" %}\n'
+    issue = acme(project_dir, {"sections/callout.mjml.j2": fixed})
+    rendered = newsletter("render", issue, cwd=project_dir)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "Groeitip voor jouw bedrijf" in (project_dir / "build" / "2026-02.html").read_text("utf-8")
+
+
+def test_two_overrides_that_extend_each_other_are_one_line_at_the_first(project_dir: Path) -> None:
+    issue = acme(
+        project_dir,
+        {
+            "sections/callout.mjml.j2": '{% extends "sections/intro.mjml.j2" %}\n',
+            "sections/intro.mjml.j2": '\n{% extends "sections/callout.mjml.j2" %}\n',
+        },
+    )
+    line = one_error(newsletter("validate", issue, cwd=project_dir))
+    assert line == (
+        'error: layouts/acme/sections/callout.mjml.j2:1: {% extends "sections/intro.mjml.j2" %} leads '
+        "back to this template (sections/intro.mjml.j2 extends sections/callout.mjml.j2), so it never "
+        'ends; to extend the base layout\'s, write {% extends "base/sections/intro.mjml.j2" %}'
+    )
+
+
+def test_a_part_that_includes_itself_is_one_line_with_its_line(project_dir: Path) -> None:
+    part = '<mj-text>Signed</mj-text>\n{% include "sections/_signature.mjml.j2" %}\n'
+    intro = (
+        '{% extends "base/sections/intro.mjml.j2" %}\n'
+        '{% block intro_body %}{{ super() }}{% include "sections/_signature.mjml.j2" %}{% endblock %}\n'
+    )
+    issue = acme(project_dir, {"sections/_signature.mjml.j2": part, "sections/intro.mjml.j2": intro})
+    line = one_error(newsletter("validate", issue, cwd=project_dir))
+    assert line == (
+        'error: layouts/acme/sections/_signature.mjml.j2:2: {% include "sections/_signature.mjml.j2" %} '
+        "includes this same template, so it never ends; take it out, or name a template that does not "
+        "lead back here"
+    )
+
+
+def test_an_override_that_leads_back_through_a_base_template_is_one_line(project_dir: Path) -> None:
+    """The base article includes sections/_article_image.mjml.j2, which is then the folder's own."""
+    part = '{% include "sections/article.mjml.j2" %}\n'
+    issue = acme(project_dir, {"sections/_article_image.mjml.j2": part})
+    line = one_error(newsletter("validate", issue, cwd=project_dir))
+    assert line.startswith(
+        'error: layouts/acme/sections/_article_image.mjml.j2:1: {% include "sections/article.mjml.j2" %} '
+        "leads back to this template (base/sections/article.mjml.j2 includes "
+        "sections/_article_image.mjml.j2), so it never ends; "
+    ), line
+
+
+def test_a_circle_through_a_computed_name_is_one_line_naming_the_layout(project_dir: Path) -> None:
+    """The page includes each section's partial by a name it computes; a partial that includes the
+    page again is found only when it runs."""
+    issue = acme(project_dir, {"sections/callout.mjml.j2": '{% include "email.mjml.j2" %}\n'})
+    line = one_error(newsletter("render", issue, cwd=project_dir))
+    assert line.startswith(
+        "error: layouts/acme: its templates extend or include one another in a circle that never ends; "
+    ), line
