@@ -119,3 +119,49 @@ def test_a_circle_through_a_computed_name_is_one_line_naming_the_layout(project_
     assert line.startswith(
         "error: layouts/acme: its templates extend or include one another in a circle that never ends; "
     ), line
+
+
+# -- templates under a name the loader never looks up ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("saved", "meant"),
+    [
+        ("sections/callout.mjml", "sections/callout.mjml.j2"),
+        ("email.mjml", "email.mjml.j2"),
+        ("sections/callout.jinja", "sections/callout.mjml.j2"),
+        ("sections/callout.jinja2", "sections/callout.mjml.j2"),
+        ("sections/callout.html", "sections/callout.mjml.j2"),
+        ("email.html", "email.mjml.j2"),
+        ("sections/callout", "sections/callout.mjml.j2"),
+        ("sections/_note.html", "sections/_note.mjml.j2"),
+    ],
+)
+def test_a_template_saved_without_its_mjml_j2_ending_is_refused_with_the_name_it_needs(
+    project_dir: Path, saved: str, meant: str
+) -> None:
+    issue = acme(
+        project_dir, {saved: "<mj-section><mj-column><mj-text>Own</mj-text></mj-column></mj-section>\n"}
+    )
+    line = one_error(newsletter("validate", issue, cwd=project_dir))
+    assert line == (
+        f"error: layouts/acme/{saved}: a template must end in .mjml.j2 to be used; rename it to {meant}"
+    )
+
+
+def test_images_notes_and_dot_files_beside_the_templates_are_allowed(project_dir: Path) -> None:
+    files = {
+        "README.md": "# Our layout\n",
+        "notes.txt": "Colours from the style guide.\n",
+        "sections/callout.txt": "Why the callout is as it is.\n",
+        ".DS_Store": "",
+        "sections/.callout.mjml.j2.swp": "",
+    }
+    issue = acme(project_dir, files)
+    folder = project_dir / "layouts" / "acme"
+    for image in ("logo.png", "photo.jpg", "icon.gif", "mark.svg", "banner.webp"):
+        (folder / "images").mkdir(exist_ok=True)
+        (folder / "images" / image).write_bytes(b"\x89PNG\r\n")
+    checked = newsletter("validate", issue, cwd=project_dir)
+    assert checked.returncode == 0, checked.stderr
+    assert f"ok: {issue}" in checked.stdout

@@ -30,7 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from newsletter.errors import LayoutError
 from newsletter.model import LANGUAGES, Language
 from newsletter.model.links import is_remote_image
-from newsletter.reading import template_loops, yaml_text
+from newsletter.reading import layout_files, template_loops, yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake
 
@@ -330,6 +330,7 @@ def load(root: Path, name: str) -> Layout:
         missing = [k for k in STRING_KEYS if k not in have]
         if missing:
             raise LayoutError(f"{config_file}: strings.{language}: missing {', '.join(missing)}")
+    layout_files.check_names(path, BASE_TEMPLATES)
     own = _own_templates(path)
     assets: dict[str, bytes] = {}
     if config.logo and not is_remote_image(config.logo.src):
