@@ -9,7 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from command import WIDE, environment, run
+
+from newsletter.errors import RenderError
+from newsletter.model.merge import Field, Tokens
+from newsletter.reading import layouts
+from newsletter.rendering import unsubscribe
 
 ISSUE = "issues/2026-02.yaml"
 
@@ -165,3 +171,78 @@ def test_images_notes_and_dot_files_beside_the_templates_are_allowed(project_dir
     checked = newsletter("validate", issue, cwd=project_dir)
     assert checked.returncode == 0, checked.stderr
     assert f"ok: {issue}" in checked.stdout
+
+
+# -- the unsubscribe link -------------------------------------------------------------------------
+
+NO_UNSUBSCRIBE = (
+    "error: layouts/acme: the email has no unsubscribe link, which every email must carry; put it back "
+    'in the footer: <a href="{{ merge.unsubscribe_url }}">{{ s.unsubscribe }}</a> (the base page\'s '
+    "footer_links block holds it: keep that block, or {{ super() }} in it)"
+)
+
+
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_a_footer_that_drops_the_unsubscribe_link_is_refused_in_one_line(
+    project_dir: Path, command: str
+) -> None:
+    page = (
+        '{% extends "base/email.mjml.j2" %}\n'
+        "{% block footer_links %}<p>Tot volgende maand!</p>{% endblock %}\n"
+    )
+    issue = acme(project_dir, {"email.mjml.j2": page})
+    assert one_error(newsletter(command, issue, cwd=project_dir)) == NO_UNSUBSCRIBE
+    assert not (project_dir / "build").exists()
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        '<a href="https://example.org/uitschrijven">{{ s.unsubscribe }}</a>',
+        "{{ s.unsubscribe }}: {{ merge.unsubscribe_url }}",
+        "",
+    ],
+    ids=["a fixed address", "the address as text", "nothing"],
+)
+def test_a_page_without_a_link_to_the_readers_own_unsubscribe_address_is_refused(
+    project_dir: Path, footer: str
+) -> None:
+    page = f"""\
+{{% extends "base/email.mjml.j2" %}}
+{{% block footer %}}
+<mj-section><mj-column><mj-text>{footer}</mj-text></mj-column></mj-section>
+{{% endblock %}}
+"""
+    issue = acme(project_dir, {"email.mjml.j2": page})
+    assert one_error(newsletter("validate", issue, cwd=project_dir)) == NO_UNSUBSCRIBE
+
+
+def test_a_footer_of_its_own_with_the_unsubscribe_link_renders(project_dir: Path) -> None:
+    page = """\
+{% extends "base/email.mjml.j2" %}
+{% block footer %}
+<mj-section><mj-column>
+  <mj-text>Tot volgende maand! <a href="{{ merge.unsubscribe_url }}">Afmelden</a></mj-text>
+</mj-column></mj-section>
+{% endblock %}
+"""
+    issue = acme(project_dir, {"email.mjml.j2": page})
+    rendered = newsletter("render", issue, cwd=project_dir)
+    assert rendered.returncode == 0, rendered.stderr
+    html = (project_dir / "build" / "2026-02.html").read_text(encoding="utf-8")
+    soup = BeautifulSoup(html, "lxml")
+    (link,) = [a for a in soup.find_all("a") if a.get_text() == "Afmelden"]
+    assert str(link["href"]).startswith("https://"), link
+    text = (project_dir / "build" / "2026-02.txt").read_text(encoding="utf-8")
+    assert f"Uitschrijven: {link['href']}" in text
+
+
+def test_a_plain_text_part_without_the_unsubscribe_address_is_refused(project_dir: Path) -> None:
+    """The text part is written from the issue and always ends with the link; the check holds it to
+    that all the same."""
+    tokens = Tokens()
+    html = f'<p><a href="{tokens.token(Field("unsubscribe_url", where="link"))}">Uitschrijven</a></p>'
+    layout = layouts.load(project_dir / "layouts", "default")
+    unsubscribe.check_link(layout, html, f"Uitschrijven: {tokens.token(Field('unsubscribe_url'))}\n", tokens)
+    with pytest.raises(RenderError, match="the plain-text part has no unsubscribe link"):
+        unsubscribe.check_link(layout, html, "Uitschrijven: https://example.org/uitschrijven\n", tokens)
