@@ -5,12 +5,15 @@ exit 2, naming the file and what to write instead."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 from command import WIDE, environment, run
+from conftest import edit, png
+from jinja2 import nodes
 
 from newsletter.errors import RenderError
 from newsletter.model.merge import Field, Tokens
@@ -246,3 +249,85 @@ def test_a_plain_text_part_without_the_unsubscribe_address_is_refused(project_di
     unsubscribe.check_link(layout, html, f"Uitschrijven: {tokens.token(Field('unsubscribe_url'))}\n", tokens)
     with pytest.raises(RenderError, match="the plain-text part has no unsubscribe link"):
         unsubscribe.check_link(layout, html, "Uitschrijven: https://example.org/uitschrijven\n", tokens)
+
+
+# -- a block in every partial ---------------------------------------------------------------------
+
+MORE_SECTIONS = """\
+  - type: article
+    title: Een artikel met een foto ernaast
+    kicker: De foto rechts
+    body: Tekst naast de foto.
+    image:
+      src: images/dot.png
+      alt: Een rode stip
+      align: right
+      caption: Het onderschrift
+    link:
+      url: https://example.org/foto-artikel
+  - type: divider
+  - type: button
+    label: Schrijf je in
+    url: https://example.org/inschrijven
+  - type: callout
+"""
+
+
+def test_an_override_changes_one_block_of_the_article_button_and_divider(project_dir: Path) -> None:
+    """Each block replaced by a template that extends the base's partial, for every article, with an
+    image beside it or without; the rest of the partial stays the base's."""
+    templates = {
+        "sections/article.mjml.j2": """\
+{% extends "base/sections/article.mjml.j2" %}
+{% block article_title %}<h2>» {{ section.title }}</h2>{% endblock %}
+{% block article_link %}
+{% if section.link %}<mj-text><a href="{{ section.link.url }}">Verder lezen</a></mj-text>{% endif %}
+{% endblock %}
+{% block article_image %}{{ super() }}<mj-text>Foto: {{ image.alt }}</mj-text>{% endblock %}
+""",
+        "sections/button.mjml.j2": """\
+{% extends "base/sections/button.mjml.j2" %}
+{% block button %}
+<mj-button href="{{ section.url }}" align="left">{{ section.label }} →</mj-button>
+{% endblock %}
+""",
+        "sections/divider.mjml.j2": """\
+{% extends "base/sections/divider.mjml.j2" %}
+{% block divider %}<mj-divider border-color="{{ brand.accent }}" css-class="own-divider" />{% endblock %}
+""",
+    }
+    issue = acme(project_dir, templates)
+    (project_dir / "issues" / "images").mkdir(exist_ok=True)
+    (project_dir / "issues" / "images" / "dot.png").write_bytes(png(40, 30))
+    edit(project_dir / issue, "  - type: callout\n", MORE_SECTIONS)
+    rendered = newsletter("render", issue, cwd=project_dir)
+    assert rendered.returncode == 0, rendered.stderr
+    source = (project_dir / issue).read_text(encoding="utf-8")
+    titles = re.findall(r"(?m)^  - type: article\n    title: (.+)$", source)
+    assert len(titles) == 4
+    soup = BeautifulSoup((project_dir / "build" / "2026-02.html").read_text(encoding="utf-8"), "lxml")
+    assert [h.get_text() for h in soup.find_all("h2")][: len(titles)] == [f"» {t}" for t in titles]
+    kickers = [p.get_text() for p in soup.select("p.kicker")]
+    assert "De foto rechts" in kickers, "the heading's other block, the kicker, stays the base's"
+    texts = [" ".join(div.get_text().split()) for div in soup.find_all("div")]
+    assert "Foto: Een rode stip" in texts
+    assert "Het onderschrift" in texts, "super() keeps the base's image and caption"
+    assert soup.find("img", alt="Een rode stip") is not None
+    assert soup.find("a", string="Verder lezen", href="https://example.org/foto-artikel") is not None
+    assert not [a for a in soup.find_all("a") if a.get_text(strip=True) == "Lees meer"]
+    assert soup.find("a", string="Schrijf je in →", href="https://example.org/inschrijven") is not None
+    assert soup.select(".own-divider"), "the divider block"
+
+
+def test_every_block_of_the_base_partials_is_named_in_the_new_layout_yaml(project_dir: Path) -> None:
+    created = newsletter("layout", "new", "acme", cwd=project_dir)
+    assert created.returncode == 0, created.stderr
+    text = (project_dir / "layouts" / "acme" / "layout.yaml").read_text(encoding="utf-8")
+    env = layouts.environment(project_dir / "layouts" / "acme")
+    for name in layouts.BASE_TEMPLATES:
+        source = (layouts.BASE_FOLDER / name).read_text(encoding="utf-8")
+        blocks = [b.name for b in env.parse(source).find_all(nodes.Block)]
+        if not name.startswith("sections/_"):
+            assert blocks, f"{name} has no block to replace"
+        for block in blocks:
+            assert re.search(rf"\b{block}\b", text), f"block {block} of {name} is not in layout.yaml"
