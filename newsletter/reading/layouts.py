@@ -30,7 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from newsletter.errors import LayoutError
 from newsletter.model import LANGUAGES, Language
 from newsletter.model.links import is_remote_image
-from newsletter.reading import yaml_text
+from newsletter.reading import layout_files, template_loops, yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake
 
@@ -165,6 +165,8 @@ class Layout:
             ) from None
         except jinja2.TemplateError as e:
             raise LayoutError(f"{self._template_frame(e)}: {e}") from None
+        except RecursionError:
+            raise LayoutError(self._endless()) from None
 
     def compile(self, names: list[str]) -> None:
         """Compile these templates now, so that a syntax error in one is found whatever the issue
@@ -174,6 +176,16 @@ class Layout:
                 self.env.get_template(name)
             except jinja2.TemplateSyntaxError as e:
                 raise LayoutError(f"{self._where(e.filename, e.lineno)}: {e.message}") from None
+            except RecursionError:
+                raise LayoutError(self._endless()) from None
+
+    def _endless(self) -> str:
+        # The loops that names written out make are refused when the layout loads
+        # (template_loops); this is one through a computed name, such as a partial including the page.
+        return (
+            f"{self.path}: its templates extend or include one another in a circle that never ends; "
+            'check their {% extends %} and {% include %} tags (the base layout\'s are "base/<name>")'
+        )
 
     def _where(self, filename: str | None, line: int | None) -> str:
         name = self._shown(filename) if filename else str(self.path)
@@ -318,6 +330,7 @@ def load(root: Path, name: str) -> Layout:
         missing = [k for k in STRING_KEYS if k not in have]
         if missing:
             raise LayoutError(f"{config_file}: strings.{language}: missing {', '.join(missing)}")
+    layout_files.check_names(path, BASE_TEMPLATES)
     own = _own_templates(path)
     assets: dict[str, bytes] = {}
     if config.logo and not is_remote_image(config.logo.src):
@@ -327,4 +340,5 @@ def load(root: Path, name: str) -> Layout:
         assets[config.logo.src] = logo.read_bytes()
     layout = Layout(name=name, path=path, config=config, env=environment(path), assets=assets)
     layout.compile(own)
+    template_loops.check(layout.env, path, own, BASE_FOLDER, BASE_TEMPLATES)
     return layout

@@ -51,7 +51,7 @@ from newsletter.model.merge import (
     mark_text_links,
 )
 from newsletter.reading.layouts import Layout
-from newsletter.rendering import imagesize, markdown
+from newsletter.rendering import imagesize, markdown, unsubscribe
 
 MONTHS: dict[Language, tuple[str, ...]] = {
     "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
@@ -281,6 +281,7 @@ def render(
         raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
     html = mark_markup(mark_links(_image_heights(_inline_css(html), images.sizes), tokens), tokens)
     text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
+    unsubscribe.check_link(layout, html, text, tokens)
     _check_link_defaults(tokens)
     return Rendered(
         slug=slug,
