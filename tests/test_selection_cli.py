@@ -175,6 +175,31 @@ def test_the_suppressed_figure_is_the_same_in_dry_run_send_status_and_the_report
     assert overview[1:4] == ["sent", overview[2], "6/6"]
 
 
+def test_a_reader_suppressed_mid_delivery_is_counted_at_once_where_the_next_run_counts_them(
+    cli: Cli,
+) -> None:
+    """`status` right after `suppress add`, the dry run, the question and the send that follows agree."""
+    emails = _audience(40)
+    cli.recipients(emails)
+    first = _send(cli, "--limit", "10", "--yes")
+    assert first.returncode == 1, output(first)
+    sent = set(cli.server.recorder.copies())
+    due = [e for e in emails if e not in sent]
+    _suppress(cli, due[0], due[1].upper(), due[2])
+
+    status = table_rows(cli.run("status", ISSUE).stdout)
+    figures = dict(zip(status["issue"], status["2026-01"], strict=True))
+    assert (figures["sent"], figures["pending"], figures["suppressed"]) == ("10", "27", "3")
+    dry = _send(cli, "--dry-run")
+    assert "will send to 27 now (of 40: 3 suppressed, 10 already have it, 0 invalid rows)" in dry.stdout
+    assert len(_written(cli)) == 27
+
+    second = _send(cli, "--yes")
+    assert second.returncode == 0, output(second)
+    assert "recipients: will send to 27 now (of 40: 3 suppressed, 10 already have it" in second.stdout
+    assert cli.server.recorder.copies() == Counter(e for e in emails if e not in due[:3])
+
+
 def test_another_issue_under_the_slug_is_refused_before_the_dry_run_or_the_question_counts(
     cli: Cli, tmp_path: Path
 ) -> None:

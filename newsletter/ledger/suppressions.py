@@ -22,14 +22,24 @@ class SuppressionList:
     _file: LedgerFile
 
     def suppress(self, emails: Sequence[str], reason: str, now: dt.datetime) -> int:
-        """Add addresses to the suppression list; how many were new."""
+        """Add addresses to the suppression list; how many were new.
+
+        Their rows still due in a delivery under way become `skipped` at once, as the next run would
+        mark them: `status` and the next question then count them where the run will.
+        """
         with self._file.tx() as db:
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO suppressions (email_key, email, reason, added_at) VALUES (?, ?, ?, ?)",
                 [(address_key(e), e, reason, iso(now)) for e in emails],
             )
-            return db.total_changes - before
+            added = db.total_changes - before
+            db.executemany(
+                "UPDATE recipients SET status = 'skipped', last_reply = 'suppressed', updated_at = ? "
+                "WHERE email_key = ? AND status IN ('pending', 'unknown')",
+                [(iso(now), address_key(e)) for e in emails],
+            )
+            return added
 
     def unsuppress(self, email: str) -> bool:
         with self._file.tx() as db:
