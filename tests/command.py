@@ -148,3 +148,20 @@ class Cli:
 
     def rows(self, slug: str = "2026-01") -> list[Row]:
         return ledger_rows(self.folder, slug)
+
+
+def status_rows(cli: Cli) -> dict[str, list[str]]:
+    """The rows of `newsletter status` by issue, a cell wrapped over lines joined again with spaces."""
+    result = cli.run("status")
+    assert result.returncode == 0, output(result)
+    rows: dict[str, list[str]] = {}
+    last: list[str] = []
+    for line in result.stdout.replace("┃", "│").splitlines():
+        if "│" not in line:
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[0]:
+            last = rows[cells[0]] = cells
+        else:
+            last[:] = [f"{a} {b}".strip() for a, b in zip(last, cells, strict=True)]
+    return rows

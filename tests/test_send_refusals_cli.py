@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from command import Cli, output
+from command import Cli, output, status_rows
 from issue_files import copy_sample
 
 if TYPE_CHECKING:
@@ -261,20 +261,8 @@ def test_a_dry_run_with_nobody_due_says_who_is_left_and_the_command_that_helps(
 
 
 def _status_notes(cli: Cli) -> dict[str, str]:
-    """The last cell (the note) of each row of `status`, a cell wrapped over lines joined again."""
-    result = cli.run("status")
-    assert result.returncode == 0, output(result)
-    rows: dict[str, list[str]] = {}
-    last: list[str] = []
-    for line in result.stdout.replace("┃", "│").splitlines():
-        if "│" not in line:
-            continue
-        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
-        if cells[0]:
-            last = rows[cells[0]] = cells
-        else:
-            last[:] = [f"{a} {b}".strip() for a, b in zip(last, cells, strict=True)]
-    return {slug: cells[-1] for slug, cells in rows.items()}
+    """The last cell (the note) of each row of `status`."""
+    return {slug: cells[-1] for slug, cells in status_rows(cli).items()}
 
 
 def test_status_tells_a_command_that_continues_a_send_with_recipients_from_the_command_line(

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
-from command import Cli, output, read, wait
+from command import Cli, output, read, status_rows, wait
 from conftest import ROOT, audience_csv
 from issue_files import copy_sample
 
@@ -45,23 +45,6 @@ def _issue(
     return f"issues/{slug}.yaml"
 
 
-def _states(cli: Cli) -> dict[str, list[str]]:
-    """The rows of `status` by issue, a cell wrapped over lines joined again with spaces."""
-    result = cli.run("status")
-    assert result.returncode == 0, output(result)
-    rows: dict[str, list[str]] = {}
-    last: list[str] = []
-    for line in result.stdout.replace("┃", "│").splitlines():
-        if "│" not in line:
-            continue
-        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
-        if cells[0]:
-            last = rows[cells[0]] = cells
-        else:
-            last[:] = [f"{a} {b}".strip() for a, b in zip(last, cells, strict=True)]
-    return rows
-
-
 def _addresses(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i}@example.org" for i in range(1, n + 1)]
 
@@ -83,7 +66,7 @@ def test_status_names_each_state_by_what_is_true(cli: Cli, log: IO[str]) -> None
     assert cli.run("send", done, "--yes").returncode == 0
     assert cli.run("send", refused, "--yes").returncode == 1
 
-    states = _states(cli)
+    states = status_rows(cli)
     assert {slug: row[1] for slug, row in states.items() if slug != "issue"} == {
         "2026-01": "draft",
         "2020-01": "missed",
@@ -105,14 +88,14 @@ def test_status_names_each_state_by_what_is_true(cli: Cli, log: IO[str]) -> None
     running = cli.start("send", stopped, "--yes", output=log)
     try:
         _wait_for(lambda: len(recorder.arrivals) > before, "the send to hand over its first message")
-        assert _states(cli)["2026-02"][1] == "sending"
+        assert status_rows(cli)["2026-02"][1] == "sending"
         assert (cli.folder / "data" / f"ledger.sqlite3.{issue_lock('2026-02')}.lock").exists()
         assert list(cli.folder.glob("*.lock")) == []
     finally:
         recorder.release()
         code = wait(running)
     assert code == 0, read(log)
-    row = _states(cli)["2026-02"]
+    row = status_rows(cli)["2026-02"]
     assert (row[1], row[3]) == ("sent", "4/4")
 
 
@@ -127,7 +110,7 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> 
 def test_a_ready_issue_stopped_by_hand_is_left_to_dispatch(cli: Cli) -> None:
     path = _issue(cli, "2026-01", _addresses("lid", 3), status="ready", send_at="2026-01-20T09:00")
     assert cli.run("send", path, "--limit", "1", "--yes").returncode == 1
-    row = _states(cli)["2026-01"]
+    row = status_rows(cli)["2026-01"]
     assert (row[1], row[-1]) == ("incomplete", "dispatch continues it at its next run")
 
 
