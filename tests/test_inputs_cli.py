@@ -115,7 +115,7 @@ def test_suppress_add_refuses_a_non_address_naming_its_position_and_stores_nothi
     assert "address 2 'geen adres' is not a valid address" in result.stderr
     assert "Traceback" not in result.stderr
     listed = cli.run("suppress", "list")
-    assert listed.stdout.strip().splitlines() == ["email,reason,added_at"]
+    assert listed.stdout.strip().splitlines() == ["email,reason,source,issue,added_at,detail"]
 
 
 def test_suppress_remove_normalises_as_add_does(cli: Cli) -> None:

@@ -128,13 +128,13 @@ def test_suppressions_add_remove_and_list(ledger: Ledger) -> None:
     assert ledger.suppress(["An@Example.org", "bert@example.org"], "unsubscribed", T0) == 2
     assert ledger.suppress(["an@example.org"], "bounced", T0) == 0
     assert ledger.is_suppressed("AN@EXAMPLE.ORG")
-    assert ledger.suppressions() == [
-        ("An@Example.org", "unsubscribed", "2026-01-20T09:00:00.000+00:00"),
-        ("bert@example.org", "unsubscribed", "2026-01-20T09:00:00.000+00:00"),
+    assert [(s.email, s.reason, s.source, s.added_at) for s in ledger.suppressions()] == [
+        ("An@Example.org", "unsubscribed", "by hand", "2026-01-20T09:00:00.000+00:00"),
+        ("bert@example.org", "unsubscribed", "by hand", "2026-01-20T09:00:00.000+00:00"),
     ]
     assert ledger.unsuppress("an@example.org") is True
     assert ledger.unsuppress("an@example.org") is False
-    assert [email for email, _, _ in ledger.suppressions()] == ["bert@example.org"]
+    assert [s.email for s in ledger.suppressions()] == ["bert@example.org"]
     assert not ledger.is_suppressed("an@example.org")
 
 

@@ -82,7 +82,7 @@ def test_a_write_while_another_connection_holds_the_ledger_locked_is_one_line_na
     # Nothing half-written: once the other lets go, the same writes go through.
     with Ledger(written) as ledger:
         assert ledger.suppress(["p001@example.org"], "unsubscribed", T0) == 1
-        assert ledger.suppressions()[0][0] == "p001@example.org"
+        assert ledger.suppressions()[0].email == "p001@example.org"
 
 
 class _LockingConnection(MemoryConnection):

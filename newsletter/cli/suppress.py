@@ -27,7 +27,7 @@ def suppress_add(
     """Never send to these addresses again."""
     checked = _checked_addresses(emails)
     with open_ledger(load_settings()) as ledger:
-        added = ledger.suppress(checked, reason, dt.datetime.now(dt.UTC))
+        added = ledger.suppress(checked, reason, dt.datetime.now(dt.UTC), source="by hand")
     typer.echo(f"{added} added to the suppression list")
 
 
@@ -64,8 +64,8 @@ def suppress_list() -> None:
     with open_ledger(load_settings(), reading=True) as ledger:
         listed = ledger.suppressions()
     writer = csv.writer(sys.stdout)
-    writer.writerow(["email", "reason", "added_at"])
-    writer.writerows(listed)
+    writer.writerow(["email", "reason", "source", "issue", "added_at", "detail"])
+    writer.writerows([s.email, s.reason, s.source, s.issue or "", s.added_at, s.detail] for s in listed)
 
 
 @suppress_app.command(cls=PlainCommand, name="import")
@@ -80,5 +80,10 @@ def suppress_import(
         audience = load_recipients(file)
     print_skipped(audience)
     with open_ledger(load_settings()) as ledger:
-        added = ledger.suppress([r.email for r in audience.recipients], reason, dt.datetime.now(dt.UTC))
+        added = ledger.suppress(
+            [r.email for r in audience.recipients],
+            reason,
+            dt.datetime.now(dt.UTC),
+            source=f"import of {file.name}",
+        )
     typer.echo(f"{added} of {len(audience.recipients)} addresses added to the suppression list")

@@ -14,7 +14,6 @@ import copy
 import datetime as dt
 import email.policy
 import hashlib
-import hmac
 import re
 import unicodedata
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from urllib.parse import quote
 
 from newsletter.composing import headers
+from newsletter.composing.tokens import unsubscribe_token, verify_unsubscribe_token  # noqa: F401 (re-exported)
 from newsletter.errors import MergeError
 from newsletter.model import Recipient, Rendered, address_key
 from newsletter.model.merge import BadLink, Plan, html_escape, keep, resolve
@@ -65,16 +65,6 @@ class Outgoing:
     recipient: Recipient
     message_id: str
     data: bytes
-
-
-def unsubscribe_token(secret: str, list_id: str, email: str) -> str:
-    """An HMAC of the list and the address: a link that cannot be forged for someone else."""
-    mac = hmac.new(secret.encode(), f"{list_id}\n{address_key(email)}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
-
-
-def verify_unsubscribe_token(secret: str, list_id: str, email: str, token: str) -> bool:
-    return hmac.compare_digest(unsubscribe_token(secret, list_id, email), token)
 
 
 _ATOM = re.compile(r"[A-Za-z0-9._-]+")

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
     secret: SecretStr | None = None
+    # Secrets that signed earlier issues' unsubscribe links, comma-separated: still accepted by the endpoint.
+    previous_secrets: SecretStr | None = None
     archive_url: str | None = None
     asset_base_url: str | None = None
 
@@ -108,6 +110,14 @@ class Settings(BaseSettings):
             ),
             secret=self.secret.get_secret_value() if self.secret else "not-a-secret",
         )
+
+    def unsubscribe_secrets(self) -> list[str]:
+        """The secrets an unsubscribe token may be signed with: NEWSLETTER_SECRET first, then
+        NEWSLETTER_PREVIOUS_SECRETS; ConfigError without NEWSLETTER_SECRET."""
+        if not self.secret or not self.secret.get_secret_value().strip():
+            raise ConfigError("set NEWSLETTER_SECRET in .env or the environment (see .env.example)")
+        previous = self.previous_secrets.get_secret_value() if self.previous_secrets else ""
+        return [self.secret.get_secret_value(), *(p.strip() for p in previous.split(",") if p.strip())]
 
     def envelope_warnings(self) -> list[str]:
         """What a local render or dry run tolerates in the unsubscribe URL but a real send refuses."""
@@ -212,7 +222,7 @@ FIXES = {
     "NEWSLETTER_SMTP_PLAINTEXT_AUTH": "refuse or allow",
     "NEWSLETTER_REQUIRE_APPROVAL": "true or false",
 }
-SECRETS = ("NEWSLETTER_SECRET", "NEWSLETTER_SMTP_PASSWORD")
+SECRETS = ("NEWSLETTER_SECRET", "NEWSLETTER_PREVIOUS_SECRETS", "NEWSLETTER_SMTP_PASSWORD")
 
 
 def load_settings() -> Settings:

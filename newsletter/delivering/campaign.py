@@ -64,6 +64,7 @@ class Campaign:
             recipients=people,
             now=now,
             source_path=str(self.source_path),
+            list_id=self.envelope.list_id_for(self.rendered.list_name),
         )
 
     @property

@@ -17,8 +17,8 @@ Message-ID.
 Only one process may deliver an issue at a time: `Ledger.lock` takes an OS file lock beside the
 database's real file, which the kernel releases when the process dies (even by SIGKILL); see
 `lock`. The file itself — opening it, its schema and migrations, its errors, its identity — is
-`file`; what the ledger hands back (rows, counts, the words for a status) is `records`, and the
-suppression list is `suppressions`.
+`file`; what the ledger hands back (rows, counts, the words for a status) is `records`; the
+suppression list is `suppressions`, and what readers and servers said back is `feedback`.
 
 Open it as a context manager, which closes it however the block ends:
 
@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from newsletter.errors import LedgerError
+from newsletter.ledger.feedback import FeedbackLog
 from newsletter.ledger.file import LedgerFile, why_unwritable
 from newsletter.ledger.lock import IssueLocks
 from newsletter.ledger.records import (
@@ -59,7 +60,7 @@ from newsletter.model import Recipient, address_key
 __all__ = ["STATUSES", "Counts", "Delivery", "Ledger", "Outcome", "Outlook", "Row", "Status"]
 
 
-class Ledger(IssueLocks, SuppressionList):
+class Ledger(IssueLocks, SuppressionList, FeedbackLog):
     """The SQLite ledger. Safe to share between the threads of one process.
 
     `readonly` opens it without ever writing (for `status` on a file this user may not change);
@@ -162,6 +163,7 @@ class Ledger(IssueLocks, SuppressionList):
         recipients: Iterable[Recipient],
         now: dt.datetime,
         source_path: str | None = None,
+        list_id: str | None = None,
     ) -> bool:
         """Snapshot the audience of a new delivery; False (and nothing written) if it already exists.
 
@@ -173,8 +175,8 @@ class Ledger(IssueLocks, SuppressionList):
                 return False
             db.execute(
                 "INSERT INTO deliveries (issue, subject, content_hash, audience_source, started_at, "
-                "source_path) VALUES (?, ?, ?, ?, ?, ?)",
-                (issue, subject, content_hash, audience_source, iso(now), source_path),
+                "source_path, list_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (issue, subject, content_hash, audience_source, iso(now), source_path, list_id),
             )
             suppressed = {k for (k,) in db.execute("SELECT email_key FROM suppressions")}
             db.executemany(

@@ -82,11 +82,35 @@ CREATE TABLE IF NOT EXISTS approvals (
     source_path TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS approvals_by_issue ON approvals (issue);
+-- What readers and mail servers said back (`ledger.feedback`): unsubscribes, bounces, complaints,
+-- and refusals that blame the sender. `evidence` names what it came from (the bounce's Message-ID,
+-- a token's reader): the same evidence read twice is one row.
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL
+        CHECK (kind IN ('unsubscribed', 'complained', 'bounced_hard', 'bounced_soft', 'sender_blamed')),
+    email_key TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    issue TEXT,
+    source TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    evidence TEXT UNIQUE,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_by_address ON feedback (email_key, kind);
 """
 
 # Columns added since the first ledgers were written: (table, column, type). An older file gets them
 # when it is opened for writing; its existing rows hold NULL there, which means "not known".
-ADDED_COLUMNS = (("deliveries", "source_path", "TEXT"),)
+ADDED_COLUMNS = (
+    ("deliveries", "source_path", "TEXT"),
+    # The List-Id of the delivery, by which an old-form unsubscribe token is matched.
+    ("deliveries", "list_id", "TEXT"),
+    # Where a suppression came from ("one-click", "mailbox", "by hand"), for which issue, in whose words.
+    ("suppressions", "source", "TEXT"),
+    ("suppressions", "issue", "TEXT"),
+    ("suppressions", "detail", "TEXT"),
+)
 
 # What went wrong and what to do, by SQLite's primary result code (SQLITE_IOERR_WRITE is an IOERR).
 _PROBLEMS = {
