@@ -99,6 +99,27 @@ def test_everyone_is_sent_the_issue_once_and_the_delivery_finishes(
     assert len(sender.outbox) == 5
 
 
+def test_a_reader_who_unsubscribes_while_the_run_goes_is_skipped_and_the_delivery_completes(
+    rendered: Rendered, ledger: Ledger
+) -> None:
+    audience = people(200)
+    sender = MemorySender()
+    events: list[Event] = []
+
+    def unsubscribe_during_the_run(event: Event) -> None:
+        events.append(event)
+        if event.kind == "sent" and event.done == 3:
+            # Every row was read (one page of 500) before this: the run finds out when it claims it.
+            ledger.suppress(["p150@example.org"], "unsubscribed", T0, source="one-click")
+
+    report = _run(rendered, ledger, sender, audience, on_event=unsubscribe_during_the_run)
+    assert _copies(sender) == Counter(p.email for p in audience if p.email != "p150@example.org")
+    assert ("skipped", "p150@example.org") in [(e.kind, e.email) for e in events]
+    assert report.counts == Counts(audience=200, sent=199, skipped=1)
+    assert _row(ledger, rendered.slug, "p150@example.org")[0] == "skipped"
+    assert report.exit_code == 0
+
+
 def test_temporary_failures_are_retried_with_growing_delays(rendered: Rendered, ledger: Ledger) -> None:
     greylisted = Reply(451, "4.7.1 Greylisted, try again later")
     sender = MemorySender(script={"p2@example.org": [Temporary(greylisted), Temporary(greylisted)]})

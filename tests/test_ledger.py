@@ -68,6 +68,20 @@ def test_snapshot_keeps_names_and_merge_fields(tmp_path: Path) -> None:
         again.close()
 
 
+def test_a_row_suppressed_after_the_run_read_it_is_not_claimed_for_sending(ledger: Ledger) -> None:
+    _start(ledger)
+    [row] = [r for r in ledger.due(ISSUE) if r.recipient.email == "p2@example.org"]
+    ledger.suppress(["P2@example.org"], "unsubscribed", T0, source="one-click")
+    assert ledger.mark_sending(ISSUE, row.recipient.email, "<m2@example.org>", T0) is False
+    # A retry's record put it back to pending meanwhile: still not claimed while it is suppressed.
+    ledger.mark(ISSUE, "p2@example.org", "pending", "451 greylisted", T0, ambiguous=False)
+    assert ledger.mark_sending(ISSUE, "p2@example.org", "<m2@example.org>", T0) is False
+    assert ledger.mark_sending(ISSUE, "p1@example.org", "<m1@example.org>", T0) is True
+    statuses = {r.recipient.email: (r.status, r.attempts) for r in ledger.rows(ISSUE)}
+    assert statuses["p1@example.org"] == ("sending", 1)
+    assert statuses["p2@example.org"] == ("pending", 0)
+
+
 def test_recover_turns_sending_into_unknown(ledger: Ledger) -> None:
     _start(ledger)
     ledger.mark_sending(ISSUE, "p1@example.org", "<m1@example.org>", T0)

@@ -174,10 +174,13 @@ class _Run:
                 if not self.limiter.acquire(self.stop):
                     break  # stopping: the row stays as it was, nothing went out
                 try:
-                    self.ledger.mark_sending(
+                    due = self.ledger.mark_sending(
                         self.issue, email, outgoing.message_id, self.clock(), sent_before=held
                     )
                     held = None
+                    if not due:  # suppressed since this run read the row: an unsubscribe, `suppress add`
+                        self._event("skipped", email, "suppressed")
+                        return connection, used, None
                     reply = connection.send(self.envelope_from, email, outgoing.data)
                 finally:
                     self.limiter.release()

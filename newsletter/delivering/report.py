@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from newsletter.ledger import Counts
 
-EventKind = Literal["sent", "failed", "retry", "unknown", "pending"]
+EventKind = Literal["sent", "failed", "retry", "unknown", "pending", "skipped"]
 """What happened at one attempt: sent, failed for good, retried after a temporary failure, in doubt
-(unknown), or left pending for the next run after the last retry."""
+(unknown), left pending for the next run after the last retry, or skipped: suppressed meanwhile."""
 
 
 @dataclass(frozen=True)

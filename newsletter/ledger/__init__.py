@@ -308,12 +308,9 @@ class Ledger(IssueLocks, SuppressionList, FeedbackLog):
             return cur.rowcount
 
     def rows(self, issue: str, status: Status | None = None) -> list[Row]:
-        sql = f"SELECT {ROW_COLUMNS} FROM recipients WHERE issue = ?"  # noqa: S608 - fixed words only
-        args: list[object] = [issue]
-        if status:
-            sql += " AND status = ?"
-            args.append(status)
-        return [row(r) for r in self._query(sql + " ORDER BY position", args)]
+        sql = f"SELECT {ROW_COLUMNS} FROM recipients WHERE issue = ?1 "  # noqa: S608 - fixed words only
+        sql += "AND (?2 IS NULL OR status = ?2) ORDER BY position"
+        return [row(r) for r in self._query(sql, (issue, status))]
 
     def counts(self, issue: str) -> Counts:
         rows = self._query(
@@ -332,8 +329,9 @@ class Ledger(IssueLocks, SuppressionList, FeedbackLog):
         now: dt.datetime,
         *,
         sent_before: tuple[str, str] | None = None,
-    ) -> None:
-        """Record that a message is about to be handed over, committed before it is.
+    ) -> bool:
+        """Record that a message is about to be handed over, committed before it is; False if the row
+        is no longer due (suppressed since the run read it: an unsubscribe), and then it must not go.
 
         `sent_before` (address, reply) records the previous message of the same connection as sent in
         the same transaction: one commit per message instead of two, and still never more than one
@@ -342,11 +340,13 @@ class Ledger(IssueLocks, SuppressionList, FeedbackLog):
         with self._file.tx() as db:
             if sent_before is not None:
                 self._record(db, issue, sent_before[0], "sent", sent_before[1], now, 0)
-            db.execute(
+            claimed = db.execute(
                 "UPDATE recipients SET status = 'sending', attempts = attempts + 1, message_id = ?, "
-                "updated_at = ? WHERE issue = ? AND email_key = ?",
+                "updated_at = ? WHERE issue = ? AND email_key = ? AND status IN ('pending', 'unknown') "
+                "AND email_key NOT IN (SELECT email_key FROM suppressions)",
                 (message_id, iso(now), issue, address_key(email)),
             )
+            return claimed.rowcount == 1
 
     def mark(
         self, issue: str, email: str, status: Outcome, reply: str, now: dt.datetime, *, ambiguous: bool = True
