@@ -31,6 +31,12 @@ def _lint(root: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def verdicts(report: str) -> list[str]:
+    """The report's lines, each contract's verdict without the count of imports it ignores on purpose
+    ("KEPT (2 ignored imports)")."""
+    return [re.sub(r" \(\d+ ignored imports?\)$", "", line) for line in report.splitlines()]
+
+
 @pytest.fixture(scope="module")
 def kept() -> subprocess.CompletedProcess[str]:
     return _lint(ROOT)
@@ -70,6 +76,13 @@ PROBES = [
     ("model/__init__.py", "import sqlite3", CORE, "newsletter.model -> sqlite3"),
     ("delivering/schedule.py", "import socket", CORE, "newsletter.delivering.schedule -> socket"),
     ("web/archive.py", "from newsletter import cli", CLI, "newsletter.web.archive -> newsletter.cli"),
+    # Only the endpoint's WSGI entry point (web/unsubscribe.py) may read the settings.
+    (
+        "web/endpoint.py",
+        "from newsletter import config",
+        LAYERS,
+        "newsletter.web.endpoint -> newsletter.config",
+    ),
     ("__init__.py", "from newsletter import cli as _cli", CLI, "newsletter -> newsletter.cli"),
     ("errors.py", "import sqlite3", CORE, "newsletter.errors -> sqlite3"),
     ("rendering/render.py", "import ssl", CORE, "newsletter.rendering.render -> ssl"),
@@ -95,7 +108,7 @@ def test_a_new_subpackage_outside_the_layers_breaks_the_contract(tmp_path: Path)
     broken = _lint(tmp_path)
 
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert f"{LAYERS} BROKEN" in broken.stdout.splitlines(), broken.stdout
+    assert f"{LAYERS} BROKEN" in verdicts(broken.stdout), broken.stdout
     assert "- newsletter.relays" in broken.stdout.splitlines(), broken.stdout
 
 
@@ -116,5 +129,5 @@ def test_a_wrong_import_breaks_its_contract(
 
     assert broken.returncode == 1, broken.stdout + broken.stderr
     report = broken.stdout
-    assert f"{contract} BROKEN" in report.splitlines(), report
+    assert f"{contract} BROKEN" in verdicts(report), report
     assert re.search(rf"^-\s+{re.escape(named)} \(l\.\d+\)$", report, re.MULTILINE), report

@@ -1,7 +1,7 @@
 """The `newsletter` command: parses arguments, calls the library, prints. Nothing imports it.
 
 The commands live in modules by what they are for (`write`, `send`, `status`, `suppress`, `publish`,
-`dispatch`); this module puts them on the app, in the order and under the panels `--help` lists
+`dispatch`, `serve`); this module puts them on the app, in the order and under the panels `--help` lists
 them. Each module imports the library inside its commands, so that `--help` stays fast.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import dispatch, publish, send, status, write
+from newsletter.cli import dispatch, publish, send, serve, status, write
 from newsletter.cli.help import PlainCommand, PlainGroup
 from newsletter.cli.layout import layout_app
 from newsletter.cli.output import EXIT_OK
@@ -61,6 +61,7 @@ app.command(cls=PlainCommand, rich_help_panel="Write")(write.preview)
 app.add_typer(layout_app, name="layout", rich_help_panel="Write")
 app.command(cls=PlainCommand, rich_help_panel="Publish")(publish.archive)
 app.command(cls=PlainCommand, rich_help_panel="Send")(dispatch.dispatch)
+app.command(cls=PlainCommand, rich_help_panel="Send")(serve.serve)
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ and `validate` start without it.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import socket
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -46,6 +48,16 @@ def warn_envelope(lines: list[str]) -> None:
     """Settings a test or a dry run gets by with and a real send refuses."""
     for line in lines:
         typer.secho(f"warning: {line} (a real send refuses it)", fg=typer.colors.YELLOW, err=True)
+
+
+def cannot_listen(host: str, port: int, e: OSError) -> str:
+    """Why a server (the preview, the unsubscribe endpoint) could not start, and which option to change."""
+    reason = e.strerror or str(e)
+    if isinstance(e, socket.gaierror):
+        return f"cannot listen on {host}:{port} ({reason}); pass another --host"
+    # EADDRNOTAVAIL: the address is not one of this computer's; a port in use or a refused one is the port's.
+    fix = "--host or --port" if e.errno == errno.EADDRNOTAVAIL else "--port"
+    return f"cannot listen on {host}:{port} ({reason}); pass another {fix}"
 
 
 def print_errors(lines: Sequence[str]) -> None:

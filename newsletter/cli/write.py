@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import itertools
 import os
-import socket
 import sys
 import webbrowser
 from pathlib import Path
@@ -18,6 +16,7 @@ from newsletter.cli.arguments import File, Files
 from newsletter.cli.context import load_settings, project_of
 from newsletter.cli.output import (
     EXIT_BAD_INPUT,
+    cannot_listen,
     error,
     print_errors,
     print_skipped,
@@ -172,7 +171,7 @@ def preview(
     try:
         server = serve(viewer, host, port)
     except OSError as e:
-        error(_cannot_listen(host, port, e))
+        error(cannot_listen(host, port, e))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     url = f"http://{host}:{server.server_address[1]}/"
     typer.echo(f"previewing {file} at {url} (Ctrl-C to stop)")
@@ -193,16 +192,6 @@ def preview(
     finally:
         viewer.stop()
         server.server_close()
-
-
-def _cannot_listen(host: str, port: int, e: OSError) -> str:
-    """Why the preview server could not start, and which option to change."""
-    reason = e.strerror or str(e)
-    if isinstance(e, socket.gaierror):
-        return f"cannot listen on {host}:{port} ({reason}); pass another --host"
-    # EADDRNOTAVAIL: the address is not one of this computer's; a port in use or a refused one is the port's.
-    fix = "--host or --port" if e.errno == errno.EADDRNOTAVAIL else "--port"
-    return f"cannot listen on {host}:{port} ({reason}); pass another {fix}"
 
 
 def _preview_people(file: Path, default: Path | None) -> list[Recipient]:

@@ -162,13 +162,22 @@ class FeedbackLog:
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def latest_issue_to(self, email: str) -> str | None:
-        """The last issue that went (or was handed over) to this address, if any."""
-        rows = self._file.query(
-            "SELECT issue FROM recipients WHERE email_key = ? AND message_id IS NOT NULL "
-            "ORDER BY updated_at DESC LIMIT 1",
-            (address_key(email),),
-        )
+    def latest_issue_to(self, email: str, list_id: str | None = None) -> str | None:
+        """The last issue that went (or was handed over) to this address, if any; with `list_id`, the
+        last of that list (or of a delivery that did not record its list)."""
+        if list_id is None or not self._file.has_column("deliveries", "list_id"):
+            rows = self._file.query(
+                "SELECT issue FROM recipients WHERE email_key = ? AND message_id IS NOT NULL "
+                "ORDER BY updated_at DESC LIMIT 1",
+                (address_key(email),),
+            )
+        else:
+            rows = self._file.query(
+                "SELECT r.issue FROM recipients r JOIN deliveries d ON d.issue = r.issue "
+                "WHERE r.email_key = ? AND r.message_id IS NOT NULL AND (d.list_id IS NULL OR d.list_id = ?) "
+                "ORDER BY r.updated_at DESC LIMIT 1",
+                (address_key(email), list_id),
+            )
         return str(rows[0][0]) if rows else None
 
     def sent_addresses(self) -> Iterator[str]:
