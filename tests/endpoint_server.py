@@ -120,7 +120,9 @@ class Endpoint:
         return fetch(self.url(token, **params), "POST", b"confirm=yes", form)
 
     def output(self) -> str:
-        self.log.flush()
+        """What it printed so far (or in all, once stopped)."""
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log.name).read_text(encoding="utf-8")
 
 

@@ -26,7 +26,8 @@ State = Literal["ask", "done", "already", "cannot"]
 NEUTRAL = Brand(primary="#2b3a55", accent="#b5523b")
 NEUTRAL_FONT = "Arial, Helvetica, sans-serif"
 TEXT_CONTRAST, SHAPE_CONTRAST = 4.5, 3.0
-_DARK, _LIGHT = "#111111", "#ffffff"
+# Black or white reads on any colour: the worse of the two is still 4.58:1.
+_DARK, _LIGHT = "#000000", "#ffffff"
 
 
 def _luminance(colour: str) -> float:
