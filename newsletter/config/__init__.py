@@ -1,4 +1,5 @@
-"""Settings from the environment and `.env`, all prefixed NEWSLETTER_. Read only by the CLI.
+"""Settings from the environment and `.env`, all prefixed NEWSLETTER_. Read only by the CLI, and by
+the unsubscribe endpoint's WSGI entry point (`web.unsubscribe`) for a WSGI server other than ours.
 
 Every value that ends up in a mail header is checked before anything is sent (see `checks`): an
 address must be one, a URL must be https with a host and {token}, and none may hold a line break.

@@ -1,1 +1,2 @@
-"""The web faces: the live preview server and the static archive site."""
+"""The web faces: the live preview server, the static archive site, and the unsubscribe endpoint
+(`newsletter serve`)."""
