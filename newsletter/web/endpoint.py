@@ -116,7 +116,12 @@ class Endpoint:
             return self._ledger
 
     def _drop(self) -> None:
-        """After a ledger error: closed, to be opened anew by the next request (a file restored)."""
+        """After a ledger error: closed, and opened anew by the next request (a file put right).
+
+        Closed at once, not left to the garbage collector: a connection left open to a file that is
+        then put back in place would share SQLite's locks with the new one and break it. A request
+        in another thread that is between two statements on it then fails too (a 500, logged).
+        """
         with self._lock:
             ledger, self._ledger = self._ledger, None
         if ledger is not None:
