@@ -37,6 +37,9 @@ from newsletter.feedback.imap_words import (
 from newsletter.feedback.mailbox import BATCH, Fetched, Lost
 
 TIMEOUT = 30.0  # seconds an IMAP server may stay silent before the pass gives up on it
+# At most this long for the greeting (and a TLS handshake): a port that expects TLS first (993) says
+# nothing to a client that waits for a greeting in plain text, and waiting the whole timeout tells no more.
+GREETING_WAIT = 10.0
 
 
 class Security(StrEnum):
@@ -98,12 +101,12 @@ class IMAPSource:
             )
         imap: imaplib.IMAP4 | None = None
         try:
+            wait = min(self.timeout, GREETING_WAIT)
             if security is Security.SSL:
-                imap = imaplib.IMAP4_SSL(
-                    self.host, self.port, ssl_context=self._context(), timeout=self.timeout
-                )
+                imap = imaplib.IMAP4_SSL(self.host, self.port, ssl_context=self._context(), timeout=wait)
             else:
-                imap = imaplib.IMAP4(self.host, self.port, timeout=self.timeout)
+                imap = imaplib.IMAP4(self.host, self.port, timeout=wait)
+            imap.sock.settimeout(self.timeout)
             if security is Security.STARTTLS:
                 if "STARTTLS" not in imap.capabilities:
                     raise MailboxError(
@@ -185,8 +188,9 @@ def _connect_failed(where: str, port: int, error: BaseException) -> str:
         return f"{where}: unknown host ({error.strerror}); check NEWSLETTER_IMAP_HOST"
     if isinstance(error, TimeoutError):
         return (
-            f"{where} sent no IMAP greeting in time: if port {port} expects implicit TLS (usually 993), "
-            "set NEWSLETTER_IMAP_SECURITY=ssl; otherwise check NEWSLETTER_IMAP_HOST and NEWSLETTER_IMAP_PORT"
+            f"{where} sent no IMAP greeting within {GREETING_WAIT:g} s: if port {port} expects implicit TLS "
+            "(usually 993), set NEWSLETTER_IMAP_SECURITY=ssl; otherwise check NEWSLETTER_IMAP_HOST and "
+            "NEWSLETTER_IMAP_PORT"
         )
     if isinstance(error, OSError):
         why = error.strerror or str(error) or type(error).__name__

@@ -89,14 +89,15 @@ class MaildirSource:
             )
         try:
             box = mailbox.Maildir(path, factory=None, create=False)
-            target = None
+            target: Path | None = None
             if not self.delete and not dry_run:
                 name = maildir_folder_name(self.processed)
                 if not name:
                     raise MailboxError(
                         "NEWSLETTER_IMAP_PROCESSED_FOLDER is empty; name a folder, e.g. Processed"
                     )
-                target = box.add_folder(name)
+                box.add_folder(name)  # Maildir++: the folder ".<name>" beside cur, new and tmp
+                target = path / f".{name}"
         except OSError as e:
             raise MailboxError(
                 f"NEWSLETTER_MAILDIR={path}: cannot use it ({e.strerror}); it must be readable and "
@@ -108,7 +109,7 @@ class MaildirSource:
 @dataclass
 class MaildirFolder:
     box: mailbox.Maildir
-    processed: mailbox.Maildir | None  # None: processed mail is deleted (or a dry run takes nothing)
+    processed: Path | None  # the processed folder; None: processed mail is deleted (or a dry run)
     path: Path
 
     def batches(self, size: int = BATCH) -> Iterator[list[Fetched]]:
@@ -121,16 +122,32 @@ class MaildirFolder:
                     batch.append(Fetched(key, self.box.get_bytes(key)))
             yield batch
 
+    def _files(self) -> dict[str, Path]:
+        """Each message's file by its key: the file name up to the flags (":2,S" once it was read)."""
+        files = {}
+        for sub in ("new", "cur"):
+            for file in (self.path / sub).iterdir():
+                files[file.name.split(self.box.colon, 1)[0]] = file
+        return files
+
     def take(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            try:
-                if self.processed is not None:
-                    # Its flags and whether it was new go with it (a MaildirMessage keeps both).
-                    self.processed.add(self.box.get_message(key))
-                self.box.discard(key)
-            except KeyError:
-                continue
-            except OSError as e:
-                raise MailboxError(
-                    f"NEWSLETTER_MAILDIR={self.path}: cannot move {key} ({e.strerror})"
-                ) from None
+        """Renamed into the processed folder's new/ or cur/ as they were: the same bytes, the same
+        flags, in one step that cannot leave half a message."""
+        if not keys:
+            return
+        try:
+            files = self._files()
+            for key in keys:
+                file = files.get(key)
+                if file is None:
+                    continue  # taken away meanwhile
+                with contextlib.suppress(FileNotFoundError):
+                    if self.processed is None:
+                        file.unlink()
+                    else:
+                        file.rename(self.processed / file.parent.name / file.name)
+        except OSError as e:
+            raise MailboxError(
+                f"NEWSLETTER_MAILDIR={self.path}: cannot move the processed mail ({e.strerror}); it must "
+                "be writable for this user"
+            ) from None
