@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from newsletter.cli.context import load_settings, open_ledger
-from newsletter.cli.output import error, user_errors, warning
+from newsletter.cli.output import error, user_errors
 from newsletter.errors import ConfigError, LedgerError, NewsletterError
 
 if TYPE_CHECKING:
@@ -64,8 +64,6 @@ def mailbox(dry_run: DryRun = False) -> None:
 def _print(report: PassReport) -> None:
     prefix = "dry run, nothing recorded or moved: " if report.dry_run else ""
     typer.echo(prefix + report.sentence())
-    for fix in report.fixes:
-        warning(f"a mail server refused our mail because of the sender, not the reader: {fix}")
     if report.lost:
         error(f"{report.lost}; what was recorded stays recorded, and the next run reads the rest")
 
@@ -96,8 +94,6 @@ def mailbox_first(
         log("mailbox-failed", {"message": f"{e}; the suppression list is as it was"})
         return 1
     log("mailbox", {"message": report.sentence()})
-    for fix in report.fixes:
-        log("sender-blamed", {"message": fix})
     if report.lost:
         log("mailbox-failed", {"message": f"{report.lost}; the next run reads the rest"})
         return 1

@@ -99,8 +99,8 @@ class PassReport:
         return self.taken.total() + self.left.total()
 
     def sentence(self) -> str:
-        """'12 messages: 5 hard bounces, 2 soft bounces, 1 complaint; 2 left alone (1 out-of-office, 1 for
-        another mailing)'."""
+        """'12 messages in INBOX on …: 5 hard bounces, 2 soft bounces, 1 complaint, 1 refusal that blames
+        the sender (fix: …); 2 left alone (1 out-of-office, 1 for another mailing)'."""
         if self.busy:
             return f"{self.where}: another mailbox pass is reading it right now; nothing done"
         if not self.messages:
@@ -109,7 +109,11 @@ class PassReport:
         said = f"{total} message{'s' if total != 1 else ''} in {self.where}"
         parts = []
         if self.taken:
-            parts.append(", ".join(_counted(self.taken, _TAKEN_WORDS)))
+            taken = ", ".join(_counted(self.taken, _TAKEN_WORDS))
+            if self.fixes:
+                # Each refusal's own words: what to fix (SPF, DKIM, DMARC, a content or policy block).
+                taken += f" (fix: {'; '.join(self.fixes)})"
+            parts.append(taken)
         if self.left:
             parts.append(f"{self.left.total()} left alone ({', '.join(_counted(self.left, _LEFT_WORDS))})")
         return f"{said}: {'; '.join(parts)}"
