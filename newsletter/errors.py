@@ -10,6 +10,7 @@
     ├── ConfigError            a NEWSLETTER_… setting is missing or wrong
     ├── AudienceError          the recipients file cannot be read
     ├── SendError              the mail server refused us as a whole (connect, TLS, login)
+    ├── MailboxError           the bounce mailbox cannot be read (connect, TLS, login, folder, Maildir)
     ├── ApprovalError          approval is required and the issue lacks it, or changed after it
     └── LedgerError            the delivery ledger cannot be used (damaged, read-only, full disk, gone)
         ├── BusyError          another process is delivering this issue right now
@@ -88,6 +89,10 @@ class AudienceError(NewsletterError):
 
 class SendError(NewsletterError):
     """The mail server cannot be used at all (connection, TLS, login)."""
+
+
+class MailboxError(NewsletterError):
+    """The bounce mailbox cannot be used: its server (connection, TLS, login), a folder, or the Maildir."""
 
 
 class ApprovalError(NewsletterError):

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import dispatch, publish, send, serve, status, write
+from newsletter.cli import dispatch, mailbox, publish, send, serve, status, write
 from newsletter.cli.help import PlainCommand, PlainGroup
 from newsletter.cli.layout import layout_app
 from newsletter.cli.output import EXIT_OK
@@ -62,6 +62,7 @@ app.add_typer(layout_app, name="layout", rich_help_panel="Write")
 app.command(cls=PlainCommand, rich_help_panel="Publish")(publish.archive)
 app.command(cls=PlainCommand, rich_help_panel="Send")(dispatch.dispatch)
 app.command(cls=PlainCommand, rich_help_panel="Send")(serve.serve)
+app.command(cls=PlainCommand, rich_help_panel="Send")(mailbox.mailbox)
 
 
 def main() -> None:

@@ -49,8 +49,12 @@ def dispatch(
     Resumes unfinished deliveries, keeps the rate and daily limits, and never sends anyone an issue
     twice. Only one dispatch runs at a time; a second one exits at once. An issue further back than
     NEWSLETTER_DISPATCH_WINDOW that the ledger has no record of is not sent but reported (exit 1).
+
+    With a bounce mailbox set (NEWSLETTER_IMAP_HOST or NEWSLETTER_MAILDIR) it reads that first, as
+    `newsletter mailbox` does; if that fails, the sending goes on and the run exits 1.
     """
     from newsletter.cli.interrupt import stop_on_signals
+    from newsletter.cli.mailbox import mailbox_first
     from newsletter.delivering.dispatch import dispatch as run_dispatch
     from newsletter.delivering.schedule import parse_time, timezone
     from newsletter.ledger import Ledger
@@ -65,10 +69,11 @@ def dispatch(
             Ledger(settings.db) as ledger,
             stop_on_signals(lambda line: log("signal", {"message": line})) as config.interrupt,
         ):
+            read = mailbox_first(settings, ledger, moment, log)
             result = run_dispatch(project_of(settings), ledger, config, now=moment, log=log)
     if not result.delivered and not result.already_running and result.exit_code == 0:
         log("idle", {"message": "nothing is due"})
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(max(result.exit_code, read))
 
 
 def _event_printer(as_json: bool) -> Log:

@@ -24,7 +24,11 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from urllib.parse import quote
 
 from newsletter.composing import headers
-from newsletter.composing.tokens import unsubscribe_token, verify_unsubscribe_token  # noqa: F401 (re-exported)
+from newsletter.composing.tokens import (
+    bounce_address,
+    unsubscribe_token,
+    verify_unsubscribe_token,  # noqa: F401 (re-exported)
+)
 from newsletter.errors import MergeError
 from newsletter.model import Recipient, Rendered, address_key
 from newsletter.model.merge import BadLink, Plan, html_escape, keep, resolve
@@ -42,6 +46,9 @@ class Envelope:
     reply_to: str | None = None
     unsubscribe_mailto: str | None = None
     list_id: str | None = None  # default: <slug of the list name>.<sender's domain>
+    # The envelope sender (MAIL FROM), where bounces go: e.g. bounces+{token}@…, the tag of each
+    # message's Message-ID in place of {token} (VERP). None: the From address.
+    bounce_address: str | None = None
 
     @property
     def domain(self) -> str:
@@ -60,11 +67,12 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message ready for the wire."""
+    """One message ready for the wire, with the envelope sender it goes out with (MAIL FROM)."""
 
     recipient: Recipient
     message_id: str
     data: bytes
+    envelope_from: str
 
 
 _ATOM = re.compile(r"[A-Za-z0-9._-]+")
@@ -136,6 +144,7 @@ class Composer:
         self.envelope = envelope
         self.list_id = envelope.list_id_for(rendered.list_name)
         self.domain = envelope.domain
+        self.from_address = parseaddr(envelope.sender)[1]
         self.subject_prefix = ""
         seed = hashlib.sha256(
             "".join(rendered.html.literals).encode() + "".join(rendered.text.literals).encode()
@@ -272,7 +281,13 @@ class Composer:
         else:
             body += [html_head, html, CRLF]
         body.append(f"--{alt}--\r\n".encode())
-        return Outgoing(recipient=recipient, message_id=mid, data=b"".join(body))
+        bounces = self.envelope.bounce_address
+        return Outgoing(
+            recipient=recipient,
+            message_id=mid,
+            data=b"".join(body),
+            envelope_from=bounce_address(bounces, mid) if bounces else self.from_address,
+        )
 
 
 def build(

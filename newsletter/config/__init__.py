@@ -22,6 +22,7 @@ from newsletter.errors import ConfigError
 if TYPE_CHECKING:
     from newsletter.composing.message import Envelope
     from newsletter.delivering.loop import Options, Rate
+    from newsletter.feedback.mailbox import Source
     from newsletter.sending.smtp import SMTPSender
 
 # The delivery loop, the message composer and the address checks are imported where a setting is turned
@@ -79,13 +80,29 @@ class Settings(BaseSettings):
     # The four-eyes gate: a live send and dispatch deliver only an issue approved as it renders now.
     require_approval: bool = False
 
+    # The envelope sender (MAIL FROM) of every message, where bounces go; {token} tags it per message.
+    bounce_address: str | None = None
+    # The bounce mailbox that `newsletter mailbox` (and dispatch, first) reads: IMAP, or a local Maildir.
+    imap_host: str | None = None
+    imap_port: int | None = Field(default=None, ge=1, le=65535)
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    # The values of feedback.imap.Security, spelled out so that reading settings imports no IMAP code.
+    imap_security: Literal["ssl", "starttls", "none"] = "ssl"
+    imap_plaintext_auth: Literal["refuse", "allow"] = "refuse"
+    imap_ca_file: Path | None = None
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "Processed"
+    maildir: Path | None = None
+    mailbox_delete: bool = False
+
     def envelope(self, *, for_real: bool) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send.
 
         Raises ConfigError for a value that is not an address or a usable unsubscribe URL.
         """
         from newsletter.composing.message import Envelope
-        from newsletter.config.checks import address_setting, unsubscribe_url_setting
+        from newsletter.config.checks import address_setting, bounce_address_setting, unsubscribe_url_setting
 
         if for_real:
             missing = [
@@ -110,6 +127,7 @@ class Settings(BaseSettings):
                 else None
             ),
             secret=self.secret.get_secret_value() if self.secret else "not-a-secret",
+            bounce_address=bounce_address_setting(self.bounce_address) if self.bounce_address else None,
         )
 
     def unsubscribe_secrets(self) -> list[str]:
@@ -152,25 +170,15 @@ class Settings(BaseSettings):
             username=self.smtp_username,
             password=self.smtp_password.get_secret_value() if self.smtp_password else None,
             timeout=self.smtp_timeout,
-            ssl_context=self._ssl_context(),
+            ssl_context=ssl_context("NEWSLETTER_SMTP_CA_FILE", self.smtp_ca_file),
             allow_plaintext_auth=plaintext_auth,
         )
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        path = self.smtp_ca_file
-        if path is None:
-            return None
-        if not path.is_file():
-            raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={path}: no such file")
-        try:
-            return ssl.create_default_context(cafile=str(path))
-        except (ssl.SSLError, ValueError) as e:
-            raise ConfigError(
-                f"NEWSLETTER_SMTP_CA_FILE={path}: not a CA certificate in PEM form ({e}); give the file "
-                "that starts with -----BEGIN CERTIFICATE-----"
-            ) from None
-        except OSError as e:
-            raise ConfigError(f"NEWSLETTER_SMTP_CA_FILE={path}: cannot read it ({e.strerror})") from None
+    def mailbox_source(self) -> Source | None:
+        """The bounce mailbox the settings name (NEWSLETTER_IMAP_HOST or NEWSLETTER_MAILDIR), or None."""
+        from newsletter.config.mailbox import mailbox_source
+
+        return mailbox_source(self)
 
     def limiter_rate(self) -> Rate | None:
         from newsletter.delivering.loop import Rate
@@ -204,6 +212,23 @@ class Settings(BaseSettings):
         return _address_list("NEWSLETTER_TEST_RECIPIENTS", self.test_recipients)
 
 
+def ssl_context(name: str, path: Path | None) -> ssl.SSLContext | None:
+    """A context that trusts the CA certificate in the file the setting `name` gives, or None."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"{name}={path}: no such file")
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError) as e:
+        raise ConfigError(
+            f"{name}={path}: not a CA certificate in PEM form ({e}); give the file "
+            "that starts with -----BEGIN CERTIFICATE-----"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{name}={path}: cannot read it ({e.strerror})") from None
+
+
 def _address_list(name: str, value: str | None) -> list[str]:
     from newsletter.config.checks import address_setting
 
@@ -222,8 +247,17 @@ FIXES = {
     "NEWSLETTER_SMTP_SECURITY": "starttls, ssl or none",
     "NEWSLETTER_SMTP_PLAINTEXT_AUTH": "refuse or allow",
     "NEWSLETTER_REQUIRE_APPROVAL": "true or false",
+    "NEWSLETTER_IMAP_PORT": "a port number from 1 to 65535, e.g. 993",
+    "NEWSLETTER_IMAP_SECURITY": "ssl, starttls or none",
+    "NEWSLETTER_IMAP_PLAINTEXT_AUTH": "refuse or allow",
+    "NEWSLETTER_MAILBOX_DELETE": "true or false",
 }
-SECRETS = ("NEWSLETTER_SECRET", "NEWSLETTER_PREVIOUS_SECRETS", "NEWSLETTER_SMTP_PASSWORD")
+SECRETS = (
+    "NEWSLETTER_SECRET",
+    "NEWSLETTER_PREVIOUS_SECRETS",
+    "NEWSLETTER_SMTP_PASSWORD",
+    "NEWSLETTER_IMAP_PASSWORD",
+)
 
 
 def load_settings() -> Settings:

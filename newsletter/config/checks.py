@@ -125,3 +125,33 @@ def ascii_host(name: str, value: str) -> str:
         return host if host.isascii() else host.encode("idna").decode("ascii")
     except UnicodeError:
         raise ConfigError(f"{name}={value!r} is not a valid host name") from None
+
+
+_TAG_ROOM = 32  # the hex digits `tokens.message_tag` puts in place of {token}
+
+
+def bounce_address_setting(value: str) -> str:
+    """NEWSLETTER_BOUNCE_ADDRESS: one address without a name, `{token}` (if any) in its local part,
+    still an address of at most 64 characters before the @ once a message's tag fills it in."""
+    name = "NEWSLETTER_BOUNCE_ADDRESS"
+    example = "bounces@example.org or bounces+{token}@example.org"
+    _refuse_controls(name, value)
+    local, at, domain = value.strip().rpartition("@")
+    if "{token}" in domain:
+        raise ConfigError(
+            f"{name}={value!r}: {{token}} belongs before the @, e.g. bounces+{{token}}@example.org"
+        )
+    if local.count("{token}") > 1:
+        raise ConfigError(f"{name}={value!r}: write {{token}} once, e.g. bounces+{{token}}@example.org")
+    filled = value.strip().replace("{token}", "0" * _TAG_ROOM)
+    checked = address_setting(name, filled, display_name=False, example=example)
+    if len(checked.rpartition("@")[0]) > 64:
+        raise ConfigError(
+            f"{name}={value!r}: with the message's tag ({_TAG_ROOM} characters) the part before the @ is "
+            "longer than 64 characters; shorten it"
+        )
+    if "{token}" not in local:
+        return checked
+    # The check normalised the domain; the tag goes back where {token} was.
+    before, _, after = local.partition("{token}")
+    return f"{before}{{token}}{after}@{checked.rpartition('@')[2]}" if at else checked

@@ -19,7 +19,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from email.utils import parseaddr
 from typing import Literal
 
 from newsletter.composing.message import Composer
@@ -77,7 +76,6 @@ class _Run:
         self.rng = rng
         self.report = report
         self.total = total
-        self.envelope_from = parseaddr(composer.envelope.sender)[1]
         self.issue = composer.rendered.slug
         self.stop = threading.Event()  # set by a fatal error, an interruption or a dead server
         self.fed = threading.Event()  # every due row has been queued
@@ -181,7 +179,7 @@ class _Run:
                     if not due:  # suppressed since this run read the row: an unsubscribe, `suppress add`
                         self._event("skipped", email, "suppressed")
                         return connection, used, None
-                    reply = connection.send(self.envelope_from, email, outgoing.data)
+                    reply = connection.send(outgoing.envelope_from, email, outgoing.data)
                 finally:
                     self.limiter.release()
             except (MergeError, SendError) as e:

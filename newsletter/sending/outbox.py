@@ -1,4 +1,8 @@
-"""The dry-run sender: every message written as an .eml file, nothing sent."""
+"""The dry-run sender: every message written as an .eml file, nothing sent.
+
+Each file starts with a Return-Path line naming the envelope sender (MAIL FROM) the message would
+go out with, as the reader's mailbox would show it: where its bounces would go.
+"""
 
 from __future__ import annotations
 
@@ -44,13 +48,14 @@ class OutboxSender:
 class OutboxConnection(Connection):
     outbox: OutboxSender
 
-    def send(self, sender: str, recipient: str, data: bytes) -> Reply:  # noqa: ARG002 - the protocol
+    def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         with self.outbox._lock:
             self.outbox.count += 1
             self.outbox.bytes_written += len(data)
             n = self.outbox.count
         safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
-        (self.outbox.folder / f"{n:06d}-{safe}.eml").write_bytes(data)
+        return_path = f"Return-Path: <{sender}>\r\n".encode()
+        (self.outbox.folder / f"{n:06d}-{safe}.eml").write_bytes(return_path + data)
         return Reply(250, "written")
 
     def close(self) -> None:
