@@ -21,6 +21,7 @@ from newsletter.errors import ConfigError
 if TYPE_CHECKING:
     from newsletter.composing.message import Envelope
     from newsletter.delivering.loop import Options, Rate
+    from newsletter.feedback.verdict import Rules
     from newsletter.sending.smtp import SMTPSender
 
 # The delivery loop, the message composer and the address checks are imported where a setting is turned
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     lock_stale_after: str = "12h"
     # The four-eyes gate: a live send and dispatch deliver only an issue approved as it renders now.
     require_approval: bool = False
+    bounce_address: str | None = None
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    soft_bounce_period: str = "90d"
 
     def envelope(self, *, for_real: bool) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send.
@@ -195,6 +199,24 @@ class Settings(BaseSettings):
         """How long a dispatch may hold its lock before the next one reports it as possibly hung."""
         return parse_duration(self.lock_stale_after, "NEWSLETTER_LOCK_STALE_AFTER")
 
+    def feedback_rules(self) -> Rules:
+        """How the bounce mailbox's mail is judged: the unsubscribe and bounce addresses, and how many
+        temporary failures in how long suppress an address."""
+        from newsletter.config.checks import address_setting
+        from newsletter.feedback.verdict import Rules
+
+        mailto = self.unsubscribe_mailto
+        return Rules(
+            unsubscribe_mailto=(
+                address_setting("NEWSLETTER_UNSUBSCRIBE_MAILTO", mailto, display_name=False)
+                if mailto
+                else None
+            ),
+            bounce_address=self.bounce_address,
+            soft_bounce_limit=self.soft_bounce_limit,
+            soft_bounce_period=parse_duration(self.soft_bounce_period, "NEWSLETTER_SOFT_BOUNCE_PERIOD"),
+        )
+
     def report_addresses(self) -> list[str]:
         """NEWSLETTER_REPORT_TO's addresses, each checked: they go into the report's To header."""
         return _address_list("NEWSLETTER_REPORT_TO", self.report_to)
@@ -221,6 +243,7 @@ FIXES = {
     "NEWSLETTER_SMTP_SECURITY": "starttls, ssl or none",
     "NEWSLETTER_SMTP_PLAINTEXT_AUTH": "refuse or allow",
     "NEWSLETTER_REQUIRE_APPROVAL": "true or false",
+    "NEWSLETTER_SOFT_BOUNCE_LIMIT": "a whole number of 1 or more, e.g. 3",
 }
 SECRETS = ("NEWSLETTER_SECRET", "NEWSLETTER_PREVIOUS_SECRETS", "NEWSLETTER_SMTP_PASSWORD")
 
