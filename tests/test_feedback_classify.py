@@ -3,6 +3,9 @@ and the refusals, replies and broken mail that a corpus file per case would only
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from mail_corpus import UNSUBSCRIBE_MAILTO, corpus_names, mail, message_id
 
@@ -341,7 +344,22 @@ def test_a_challenge_is_known_by_its_words_without_a_header() -> None:
         b"From: \x80\x81\nSubject: =?utf-8?q?broken\nContent-Type: multipart/report; boundary=\n\n--\n",
         b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n--B\n"
         b"Content-Type: message/delivery-status\n\n\xff\xfe: \x00\n--B--\n",
+        b'From: a@example.com\nContent-Type: text/plain; charset="utf\x008"\n\nhello\n',
+        b"From: a@example.com\nContent-Type: text/plain; charset=nonsense-42\n\nhello\n",
     ],
 )
 def test_broken_mail_is_unclassified_never_an_error(data: bytes) -> None:
     assert _classify(data).kind == "unclassified"
+
+
+
+def test_a_bounce_that_trips_up_a_detector_is_unclassified_without_a_traceback() -> None:
+    # No From header: one of flufl.bounce's detectors raises on it, and logs its traceback. A process
+    # of its own, as the mailbox command is: pytest's log capture would hide where the log goes.
+    script = (
+        "from newsletter.feedback.classify import classify\n"
+        "data = b'Subject: failure notice\\nTo: bounces@example.org\\n\\nHi. This is the qmail-send program.\\n'\n"
+        "print(classify(data).kind)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert (done.stdout, done.stderr) == ("unclassified\n", "")

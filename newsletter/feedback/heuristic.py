@@ -5,6 +5,7 @@ address, with care: only from the paragraph that names it."""
 
 from __future__ import annotations
 
+import logging
 import re
 from email.message import Message
 
@@ -13,6 +14,12 @@ from flufl.bounce import all_failures
 from newsletter.feedback.blame import basic_code, enhanced_code, judge, tidy
 from newsletter.feedback.findings import Failure
 from newsletter.feedback.mail import address, header, message_id, parts, text_of
+
+# flufl.bounce logs a detector's exception with its traceback before raising it again; we handle the
+# exception (`failures`), and a traceback on the mailbox run's terminal would only alarm. Without a
+# handler of its own the log would reach logging's last resort, stderr; an application that sets up
+# logging still gets the records.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 
 _DAEMONS = re.compile(r"^(?:mailer-daemon|mail-daemon|mailerdaemon|postmaster|mail delivery)", re.I)
 _BOUNCE_SUBJECT = re.compile(

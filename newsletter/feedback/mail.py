@@ -79,13 +79,16 @@ def parts(message: Message) -> Iterator[Message]:
 
 def text_of(part: Message) -> str:
     """A text part's content as text; "" for anything else or what cannot be decoded."""
-    payload = part.get_payload(decode=True)
+    try:
+        payload = part.get_payload(decode=True)
+        charset = part.get_content_charset() or "utf-8"
+    except Exception:  # noqa: BLE001 (see `header`)
+        return ""
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:  # a charset Python does not know
+    except (LookupError, ValueError):  # a charset Python does not know, or not a name at all
         return payload.decode("utf-8", errors="replace")
 
 
