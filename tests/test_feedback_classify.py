@@ -352,14 +352,42 @@ def test_broken_mail_is_unclassified_never_an_error(data: bytes) -> None:
     assert _classify(data).kind == "unclassified"
 
 
-
 def test_a_bounce_that_trips_up_a_detector_is_unclassified_without_a_traceback() -> None:
     # No From header: one of flufl.bounce's detectors raises on it, and logs its traceback. A process
     # of its own, as the mailbox command is: pytest's log capture would hide where the log goes.
     script = (
         "from newsletter.feedback.classify import classify\n"
-        "data = b'Subject: failure notice\\nTo: bounces@example.org\\n\\nHi. This is the qmail-send program.\\n'\n"
+        "data = b'Subject: failure notice\\nTo: bounces@example.org\\n\\n'\n"
+        "data += b'Hi. This is the qmail-send program.\\n'\n"
         "print(classify(data).kind)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert (done.stdout, done.stderr) == ("unclassified\n", "")
+
+
+# Megabyte-sized headers, markup and report fields. Each is read in well under a second; the stdlib's
+# header parser, and regular expressions that can match one text in several ways, would take minutes
+# (so a slow run here means that came back).
+N = 200_000
+HOSTILE = {
+    "long From": b"From: " + b"a@" * N + b"\nTo: afmelden@example.org\nSubject: unsubscribe\n\nx\n",
+    "long Subject": b"From: a@example.com\nSubject: " + b"out of " * N + b"\n\nbody\n",
+    "folded header": b"From: a@example.com\nSubject: x\n" + b" y\n" * N + b"\nbody\n",
+    "unclosed Message-ID": b"Message-ID: <" + b"a" * N + b"\nFrom: x@example.com\n\n" + b"<a" * N + b"\n",
+    "unclosed markup": b"From: a@example.com\nContent-Type: text/html\n\n" + b"<" * N + b"\n",
+    "blank report lines": (
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n--B\n"
+        b"Content-Type: message/global-delivery-status\n\nReporting-MTA: dns; x\n\n"
+        + b"\n \n" * N
+        + b"Final-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; "
+        + b"550-5.1.1 " * 20_000
+        + b"\n--B--\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_sizes_are_read_without_getting_stuck(name: str) -> None:
+    finding = _classify(HOSTILE[name])
+    assert finding.kind == ("bounce" if name == "blank report lines" else "unclassified")
+    assert all(len(f.words) <= 500 for f in finding.failures)

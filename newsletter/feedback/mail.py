@@ -4,21 +4,41 @@ unknown charset is read as well as it can be."""
 
 from __future__ import annotations
 
-import email.policy
 import re
 from collections.abc import Iterator
 from email.message import EmailMessage, Message
 from email.parser import BytesParser, HeaderParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
-# The bare address of an addr-spec: something@domain.tld, no spaces or brackets.
-_ADDRESS = re.compile(r"[^\s<>@\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]{2,}")
-_MESSAGE_ID = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+# A bare addr-spec: a local part without spaces or brackets, a dotted domain. Written so that no
+# two ways match the same text: hostile headers are read in time linear in their length.
+_LOCAL = re.compile(r"[^\s<>@\"(),;:\[\]]{1,64}")
+_DOMAIN = re.compile(r"[\w-]{1,63}(?:\.[\w-]{1,63})+")
+_MESSAGE_ID = re.compile(r"<([^<>\s@]+@[^<>\s]+)>")
+# The longest address SMTP carries; a longer "address" is none.
+_LONGEST = 254
+
+
+# No header we read is longer (a DKIM signature is about 1,000 characters); the stdlib parses a header
+# in time that grows faster than its length, and a hostile mail may carry one of a megabyte.
+HEADER_LIMIT = 8192
+
+
+class _Policy(EmailPolicy):
+    """The stdlib's default policy, reading at most HEADER_LIMIT characters of a header."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        return super().header_fetch_parse(name, value[:HEADER_LIMIT])
+
+
+POLICY = _Policy()
 
 
 def parse(data: bytes) -> EmailMessage:
-    message = BytesParser(policy=email.policy.default).parsebytes(data)
-    assert isinstance(message, EmailMessage)  # what policy.default makes
+    message = BytesParser(policy=POLICY).parsebytes(data)
+    assert isinstance(message, EmailMessage)  # what an EmailPolicy makes
     return message
 
 
@@ -44,11 +64,14 @@ def headers(message: Message, name: str) -> list[str]:
 
 def address(text: str) -> str | None:
     """The address in "Name <a@example.org>", "rfc822; a@example.org" or "<a@example.org>", if any."""
-    text = text.strip()
+    text = text.strip()[: 4 * _LONGEST]
     if ";" in text and "@" in text.partition(";")[2]:
         text = text.partition(";")[2]  # a DSN's address-type; before it
-    found = _ADDRESS.search(parseaddr(text)[1] or text)
-    return found.group(0) if found else None
+    spec = (parseaddr(text)[1] or text).strip().strip("<>")
+    local, at, domain = spec.rpartition("@")
+    if not at or len(spec) > _LONGEST or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+        return None
+    return spec
 
 
 def addresses(message: Message, *names: str) -> list[str]:
@@ -92,7 +115,7 @@ def text_of(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")
 
 
 def body_text(message: Message, limit: int = 20_000) -> str:
@@ -130,5 +153,5 @@ def returned_headers(message: Message) -> Message | None:
             if isinstance(inner, Message):
                 return inner
         if kind in ("text/rfc822-headers", "text/global-headers"):
-            return HeaderParser(policy=email.policy.default).parsestr(text_of(part), headersonly=True)
+            return HeaderParser(policy=POLICY).parsestr(text_of(part), headersonly=True)
     return None

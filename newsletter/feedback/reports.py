@@ -4,7 +4,6 @@ of a feedback loop (ARF, RFC 5965, report-type=feedback-report)."""
 
 from __future__ import annotations
 
-import email.policy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from email.parser import HeaderParser
 
 from newsletter.feedback.blame import judge, tidy
 from newsletter.feedback.findings import Failure
-from newsletter.feedback.mail import address, header, message_id, parts, returned_headers, text_of
+from newsletter.feedback.mail import POLICY, address, header, message_id, parts, returned_headers, text_of
 
 _STATUS_PARTS = ("message/delivery-status", "message/global-delivery-status")
 _FEEDBACK_PARTS = ("message/feedback-report",)
@@ -45,9 +44,9 @@ def _field_blocks(part: Message) -> Iterator[Message]:
         yield block
         rest = block.get_payload()
         if isinstance(rest, str) and rest.strip():
-            for text in re.split(r"\r?\n\s*\r?\n", rest):
+            for text in re.split(r"\n[ \t\r]*\n", rest):
                 if text.strip():
-                    yield HeaderParser(policy=email.policy.default).parsestr(text.strip() + "\n")
+                    yield HeaderParser(policy=POLICY).parsestr(text.strip() + "\n")
 
 
 def _original_id(message: Message, per_message: Message | None) -> str | None:
