@@ -12,7 +12,7 @@ from email.parser import HeaderParser
 
 from newsletter.feedback.blame import judge, tidy
 from newsletter.feedback.findings import Failure
-from newsletter.feedback.mail import POLICY, address, header, message_id, parts, returned_headers, text_of
+from newsletter.feedback.mail import POLICY, address, header, message_id, parts, returned_headers
 
 _STATUS_PARTS = ("message/delivery-status", "message/global-delivery-status")
 _FEEDBACK_PARTS = ("message/feedback-report",)
@@ -137,11 +137,3 @@ def feedback_report(message: Message) -> FeedbackReport:
         returned_from=(address(header(returned, "Return-Path")) or "") if returned is not None else "",
         agent=header(fields, "User-Agent") if fields else "",
     )
-
-
-def report_text(message: Message) -> str:
-    """The report's words for people: its first text part."""
-    for part in parts(message):
-        if part.get_content_type() == "text/plain":
-            return text_of(part)
-    return ""
