@@ -68,12 +68,12 @@ def _print(report: PassReport) -> None:
         error(f"{report.lost}; what was recorded stays recorded, and the next run reads the rest")
 
 
-def _handler(settings: Settings, ledger: Ledger, now: dt.datetime) -> Handle:  # noqa: ARG001
-    """What judges each message, recording in `ledger`. Until the classifier is wired in here, none:
-    every message is left where it is."""
-    from newsletter.feedback.run import leave_alone
+def _handler(settings: Settings, ledger: Ledger, now: dt.datetime) -> Handle:
+    """What judges each message (`feedback.handle`), recording in `ledger`."""
+    from newsletter.feedback.handle import handle
 
-    return leave_alone
+    rules = settings.feedback_rules()
+    return lambda data: handle(data, ledger, rules, now)
 
 
 def mailbox_first(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from newsletter.composing.message import Envelope
     from newsletter.delivering.loop import Options, Rate
     from newsletter.feedback.mailbox import Source
+    from newsletter.feedback.verdict import Rules
     from newsletter.sending.smtp import SMTPSender
 
 # The delivery loop, the message composer and the address checks are imported where a setting is turned
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     lock_stale_after: str = "12h"
     # The four-eyes gate: a live send and dispatch deliver only an issue approved as it renders now.
     require_approval: bool = False
+    # An address is suppressed after this many temporary failures within the period.
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    soft_bounce_period: str = "90d"
 
     # The envelope sender (MAIL FROM) of every message, where bounces go; {token} tags it per message.
     bounce_address: str | None = None
@@ -204,6 +208,24 @@ class Settings(BaseSettings):
         """How long a dispatch may hold its lock before the next one reports it as possibly hung."""
         return parse_duration(self.lock_stale_after, "NEWSLETTER_LOCK_STALE_AFTER")
 
+    def feedback_rules(self) -> Rules:
+        """How the bounce mailbox's mail is judged: the unsubscribe and bounce addresses, and how many
+        temporary failures in how long suppress an address."""
+        from newsletter.config.checks import address_setting
+        from newsletter.feedback.verdict import Rules
+
+        mailto = self.unsubscribe_mailto
+        return Rules(
+            unsubscribe_mailto=(
+                address_setting("NEWSLETTER_UNSUBSCRIBE_MAILTO", mailto, display_name=False)
+                if mailto
+                else None
+            ),
+            bounce_address=self.bounce_address,
+            soft_bounce_limit=self.soft_bounce_limit,
+            soft_bounce_period=parse_duration(self.soft_bounce_period, "NEWSLETTER_SOFT_BOUNCE_PERIOD"),
+        )
+
     def report_addresses(self) -> list[str]:
         """NEWSLETTER_REPORT_TO's addresses, each checked: they go into the report's To header."""
         return _address_list("NEWSLETTER_REPORT_TO", self.report_to)
@@ -251,6 +273,7 @@ FIXES = {
     "NEWSLETTER_IMAP_SECURITY": "ssl, starttls or none",
     "NEWSLETTER_IMAP_PLAINTEXT_AUTH": "refuse or allow",
     "NEWSLETTER_MAILBOX_DELETE": "true or false",
+    "NEWSLETTER_SOFT_BOUNCE_LIMIT": "a whole number of 1 or more, e.g. 3",
 }
 SECRETS = (
     "NEWSLETTER_SECRET",

@@ -74,6 +74,10 @@ _LEFT_WORDS = {
     "other-mailing": ("for another mailing", "for other mailings"),
     "another mailing": ("for another mailing", "for other mailings"),
     "unclassified": ("not understood", "not understood"),
+    # As `feedback.handle` names them.
+    "auto_reply": ("automatic reply", "automatic replies"),
+    "other_mailing": ("for another mailing", "for other mailings"),
+    "unknown_reader": ("about an address never sent to", "about addresses never sent to"),
 }
 
 
