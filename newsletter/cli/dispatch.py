@@ -49,6 +49,8 @@ def dispatch(
     Resumes unfinished deliveries, keeps the rate and daily limits, and never sends anyone an issue
     twice. Only one dispatch runs at a time; a second one exits at once. An issue further back than
     NEWSLETTER_DISPATCH_WINDOW that the ledger has no record of is not sent but reported (exit 1).
+    With NEWSLETTER_SUPPRESSIONS_URL set, the endpoint's unsubscribes are fetched before the first
+    message; if that fails, nothing is sent in that run (exit 2).
     """
     from newsletter.cli.interrupt import stop_on_signals
     from newsletter.delivering.dispatch import dispatch as run_dispatch
@@ -93,6 +95,7 @@ def _event_printer(as_json: bool) -> Log:
 def _dispatch_config(
     settings: Settings, tz: dt.tzinfo, max_messages: int | None, catch_up: list[Path]
 ) -> DispatchConfig:
+    from newsletter.cli.pull import dispatch_refresh
     from newsletter.delivering.dispatch import DispatchConfig
     from newsletter.delivering.loop import Limiter
 
@@ -109,6 +112,7 @@ def _dispatch_config(
         catch_up=_catch_up(project_of(settings), catch_up),
         stale_after=settings.stale_after(),
         require_approval=settings.require_approval,
+        refresh=dispatch_refresh(settings),
     )
 
 

@@ -16,12 +16,14 @@ from newsletter.delivering.overview import DEFAULT_WINDOW, IssueState, overview
 from newsletter.delivering.selection import figures
 from newsletter.ledger import Counts, Ledger
 from newsletter.ledger.records import Status
+from newsletter.ledger.suppressions import Suppression
 from newsletter.rendering.project import Project
 
 OVERVIEW_COLUMNS = ("issue", "state", "when", "sent", "pending", "unknown", "failed", "subject")
 FIGURE_COLUMNS = tuple(name for name, _ in figures(Counts()))
 DELIVERY_COLUMNS = ("issue", *FIGURE_COLUMNS, "finished")
 UNDELIVERED_COLUMNS = ("issue", "email", "status", "attempts", "reply")
+SUPPRESSION_COLUMNS = ("address", "reason", "source", "when", "issue", "details")
 # Who has not got an issue, in the order `status --failed` lists them: refused, in doubt, still due.
 UNDELIVERED: tuple[Status, ...] = ("failed", "unknown", "pending")
 
@@ -118,3 +120,18 @@ def undelivered(ledger: Ledger, issues: list[str]) -> list[tuple[str, str, str, 
         for state in UNDELIVERED
         for row in ledger.rows(issue, state)
     ]
+
+
+def suppression_rows(listed: list[Suppression], tz: dt.tzinfo) -> list[tuple[str, ...]]:
+    """The suppression list under SUPPRESSION_COLUMNS, each time to the minute in `tz`."""
+    return [(s.email, s.reason, s.source, _when(s.added_at, tz), s.issue or "", s.detail) for s in listed]
+
+
+def _when(stamp: str, tz: dt.tzinfo) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp  # pulled from an endpoint that wrote it otherwise: shown as it came
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return _minute(moment, tz)
