@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import re
 import socket
 import ssl
 import time
@@ -36,6 +37,7 @@ from urllib.request import (
 )
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from newsletter.composing import tokens
 from newsletter.errors import PullError
@@ -105,17 +107,29 @@ class _Row(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^\s@]+@[^\s@]+$")
+    email: str
     reason: str = Field(min_length=1)
     source: str = "endpoint"
     issue: str | None = None
     detail: str = ""
     added_at: str
 
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(r"[^\s@]+@[^\s@]+", value) or len(value) > 320:
+            raise PydanticCustomError("address", "{value} is not an address", {"value": repr(value)})
+        return value
+
     @field_validator("added_at")
     @classmethod
     def _moment(cls, value: str) -> str:
-        dt.datetime.fromisoformat(value)  # a ValueError is the validation error
+        try:
+            dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "moment", "{value} is not an ISO time", {"value": repr(value)}
+            ) from None
         return value
 
 
@@ -159,6 +173,7 @@ def fetch(endpoint: Endpoint, since: str) -> tuple[list[Suppression], str]:
             body = response.read(MAX_ANSWER + 1)
             kind = response.headers.get_content_type()
     except HTTPError as e:
+        e.close()  # it holds the connection of the answer
         raise PullError(endpoint.url, _refusal(e)) from None
     except URLError as e:
         raise PullError(endpoint.url, _unreachable(e.reason, endpoint)) from None
