@@ -174,10 +174,12 @@ class _Run:
                 if not self.limiter.acquire(self.stop):
                     break  # stopping: the row stays as it was, nothing went out
                 try:
-                    self.ledger.mark_sending(
+                    marked = self.ledger.mark_sending(
                         self.issue, email, outgoing.message_id, self.clock(), sent_before=held
                     )
                     held = None
+                    if not marked:  # suppressed while the run went on: skipped, and nothing goes out
+                        return connection, used, None
                     reply = connection.send(self.envelope_from, email, outgoing.data)
                 finally:
                     self.limiter.release()

@@ -22,8 +22,7 @@ suppression list is `suppressions`, and what readers and servers said back is `f
 
 Open it as a context manager, which closes it however the block ends:
 
-    with Ledger(path) as ledger: ...
-    with Ledger.for_reading(path) as ledger: ...
+    with Ledger(path) as ledger: ...        (or Ledger.for_reading(path), as `status` opens it)
 """
 
 from __future__ import annotations
@@ -332,21 +331,22 @@ class Ledger(IssueLocks, SuppressionList, FeedbackLog):
         now: dt.datetime,
         *,
         sent_before: tuple[str, str] | None = None,
-    ) -> None:
-        """Record that a message is about to be handed over, committed before it is.
+    ) -> bool:
+        """Record that a message is about to be handed over, committed before it is; False if its
+        reader was suppressed since the run read the row (it is `skipped`): then nothing goes out.
 
-        `sent_before` (address, reply) records the previous message of the same connection as sent in
-        the same transaction: one commit per message instead of two, and still never more than one
-        message per connection whose fate the ledger does not know.
+        `sent_before` (address, reply) records the previous message of the same connection as sent
+        in the same transaction: one commit per message, never more than one per connection in doubt.
         """
         with self._file.tx() as db:
             if sent_before is not None:
                 self._record(db, issue, sent_before[0], "sent", sent_before[1], now, 0)
-            db.execute(
+            marked = db.execute(
                 "UPDATE recipients SET status = 'sending', attempts = attempts + 1, message_id = ?, "
-                "updated_at = ? WHERE issue = ? AND email_key = ?",
+                "updated_at = ? WHERE issue = ? AND email_key = ? AND status != 'skipped'",
                 (message_id, iso(now), issue, address_key(email)),
             )
+        return marked.rowcount > 0
 
     def mark(
         self, issue: str, email: str, status: Outcome, reply: str, now: dt.datetime, *, ambiguous: bool = True
