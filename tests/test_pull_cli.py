@@ -21,6 +21,7 @@ import pytest
 from command import Cli, logged, output
 from issue_files import copy_sample
 
+from newsletter.feedback.pull import Endpoint as PullEndpoint
 from newsletter.ledger import Ledger
 from newsletter.ledger.feedback import Feedback
 
@@ -120,6 +121,8 @@ def test_until_is_kept_so_the_next_pull_asks_from_there_and_nothing_new_changes_
     assert second.stdout == "nothing new for the suppression list from 127.0.0.1\n"
     until = "2026-01-21T10:00:00.000+00:00"
     assert suppressions_endpoint.asked == ["", until]
+    with Ledger(cli.db) as ledger:
+        assert ledger.note(PullEndpoint(suppressions_endpoint.url, SECRET).note) == until
 
     _unsubscribe(suppressions_endpoint, ["carla@example.org"], first_at + dt.timedelta(hours=2))
     third = cli.run("suppress", "pull")
