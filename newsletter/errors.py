@@ -12,6 +12,7 @@
     ├── SendError              the mail server refused us as a whole (connect, TLS, login)
     ├── MailboxError           the bounce mailbox cannot be read (connect, TLS, login, folder, Maildir)
     ├── ApprovalError          approval is required and the issue lacks it, or changed after it
+    ├── PullError              the endpoint's unsubscribes could not be fetched (NEWSLETTER_SUPPRESSIONS_URL)
     └── LedgerError            the delivery ledger cannot be used (damaged, read-only, full disk, gone)
         ├── BusyError          another process is delivering this issue right now
         └── SlugClashError     the ledger holds a delivery of another issue under the same slug
@@ -98,6 +99,24 @@ class MailboxError(NewsletterError):
 class ApprovalError(NewsletterError):
     """NEWSLETTER_REQUIRE_APPROVAL is on and the issue is not approved as it renders now; or an
     approver's name is unusable."""
+
+
+class PullError(NewsletterError):
+    """The unsubscribes recorded by the endpoint on another machine could not be fetched: `url` is
+    NEWSLETTER_SUPPRESSIONS_URL, `reason` what went wrong and what to do."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"NEWSLETTER_SUPPRESSIONS_URL={url}: {reason}")
+
+    @property
+    def held_back(self) -> str:
+        """The line of a send (or dispatch) that this stops before its first message."""
+        return (
+            f"could not fetch the unsubscribes from NEWSLETTER_SUPPRESSIONS_URL={self.url}: {self.reason}; "
+            "nothing was sent: a late newsletter is better than mail to someone who left"
+        )
 
 
 class LedgerError(NewsletterError):

@@ -5,14 +5,16 @@ was typed (spaces, case, an international domain in either form)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from bs4 import BeautifulSoup
-from command import Cli
+from command import Cli, table_rows
 from conftest import edit
 
 from newsletter.composing import message
@@ -88,7 +90,7 @@ def test_suppressed_addresses_match_the_audience_however_they_were_typed(cli: Cl
     added = cli.run("suppress", "add", " Spaced@Example.org ", "lezer@bücher.example", "--reason", "asked")
     assert added.returncode == 0, added.stderr
     assert "2 added" in added.stdout
-    listed = list(csv.reader(io.StringIO(cli.run("suppress", "list").stdout)))
+    listed = list(csv.reader(io.StringIO(cli.run("suppress", "list", "--csv").stdout)))
     assert [row[0] for row in listed[1:]] == ["lezer@xn--bcher-kva.example", "Spaced@example.org"]
 
     cli.recipients(
@@ -114,8 +116,32 @@ def test_suppress_add_refuses_a_non_address_naming_its_position_and_stores_nothi
     assert result.returncode == 2
     assert "address 2 'geen adres' is not a valid address" in result.stderr
     assert "Traceback" not in result.stderr
-    listed = cli.run("suppress", "list")
+    listed = cli.run("suppress", "list", "--csv")
     assert listed.stdout.strip().splitlines() == ["email,reason,source,issue,added_at,detail"]
+
+
+def test_suppress_list_is_a_table_for_people_in_local_time_and_csv_for_machines(cli: Cli) -> None:
+    empty = cli.run("suppress", "list")
+    assert (empty.returncode, empty.stdout) == (0, "the suppression list is empty\n")
+    assert cli.run("suppress", "add", "an@example.org", "--reason", "asked by phone").returncode == 0
+    _write(cli, "afmeldingen.csv", "email\nbert@example.com\n")
+    assert cli.run("suppress", "import", "afmeldingen.csv").returncode == 0
+
+    machines = {
+        row["email"]: row for row in csv.DictReader(io.StringIO(cli.run("suppress", "list", "--csv").stdout))
+    }
+    people = cli.run("suppress", "list", NEWSLETTER_TIMEZONE="America/New_York")
+    assert people.returncode == 0, people.stderr
+    table = table_rows(people.stdout)
+    assert table.pop("address") == ["address", "reason", "source", "when", "issue"]
+    new_york = ZoneInfo("America/New_York")
+    for email, source, reason in (
+        ("an@example.org", "by hand", "asked by phone"),
+        ("bert@example.com", "import of afmeldingen.csv", "imported"),
+    ):
+        added = dt.datetime.fromisoformat(machines[email]["added_at"]).astimezone(new_york)
+        assert table[email] == [email, reason, source, f"{added:%Y-%m-%d %H:%M}", ""]
+    assert people.stdout.endswith("2 addresses on the suppression list\n")
 
 
 def test_suppress_remove_normalises_as_add_does(cli: Cli) -> None:
@@ -134,5 +160,5 @@ def test_suppress_import_normalises_and_reports_bad_rows_with_their_line(cli: Cl
     assert result.returncode == 0, result.stderr
     assert "afmeldingen.csv:3: kapot: not a valid address" in result.stderr
     assert "2 of 2 addresses added" in result.stdout
-    listed = list(csv.reader(io.StringIO(cli.run("suppress", "list").stdout)))
+    listed = list(csv.reader(io.StringIO(cli.run("suppress", "list", "--csv").stdout)))
     assert [row[0] for row in listed[1:]] == ["lezer@xn--bcher-kva.example", "Spaced@example.org"]

@@ -188,7 +188,7 @@ def test_suppressed_address_is_not_sent_to(cli: Cli) -> None:
     cli.recipients(emails)
     added = cli.run("suppress", "add", "LID003@example.org", "--reason", "unsubscribed")
     assert added.returncode == 0, added.stderr
-    listed = cli.run("suppress", "list")
+    listed = cli.run("suppress", "list", "--csv")
     assert list(csv.reader(io.StringIO(listed.stdout)))[1][:2] == ["LID003@example.org", "unsubscribed"]
     result = _send(cli, "--yes")
     assert result.returncode == 0, result.stderr

@@ -52,6 +52,9 @@ def dispatch(
 
     With a bounce mailbox set (NEWSLETTER_IMAP_HOST or NEWSLETTER_MAILDIR) it reads that first, as
     `newsletter mailbox` does; if that fails, the sending goes on and the run exits 1.
+
+    With NEWSLETTER_SUPPRESSIONS_URL set, the endpoint's unsubscribes are fetched before the first
+    message; if that fails, nothing is sent in that run (exit 2).
     """
     from newsletter.cli.interrupt import stop_on_signals
     from newsletter.cli.mailbox import mailbox_first
@@ -98,6 +101,7 @@ def _event_printer(as_json: bool) -> Log:
 def _dispatch_config(
     settings: Settings, tz: dt.tzinfo, max_messages: int | None, catch_up: list[Path]
 ) -> DispatchConfig:
+    from newsletter.cli.pull import dispatch_refresh
     from newsletter.delivering.dispatch import DispatchConfig
     from newsletter.delivering.loop import Limiter
 
@@ -114,6 +118,7 @@ def _dispatch_config(
         catch_up=_catch_up(project_of(settings), catch_up),
         stale_after=settings.stale_after(),
         require_approval=settings.require_approval,
+        refresh=dispatch_refresh(settings),
     )
 
 

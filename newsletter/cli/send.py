@@ -29,6 +29,7 @@ from newsletter.cli.output import (
     warn_envelope,
     warning,
 )
+from newsletter.cli.pull import pull_before_sending
 from newsletter.errors import ConfigError, LedgerError, NewsletterError
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def send(
 
     A real send can be stopped at any moment (Ctrl-C, a crash, a reboot): run the same command again
     and only those who did not get it yet are sent it. A dry run selects as the real send would.
+    With NEWSLETTER_SUPPRESSIONS_URL set, both first fetch the endpoint's unsubscribes, and stop if
+    they cannot.
     """
     if dry_run and (test or test_team):
         error(
@@ -93,6 +96,9 @@ def send(
         test_addresses = _test_addresses(settings, test or [], test_team)
         campaign = _campaign(settings, file, recipients, for_real=not dry_run)
     print_skipped(campaign.audience)
+    if not testing:
+        # Before the dry run and the question count, as the real send will: who left is skipped.
+        pull_before_sending(settings)
     with user_errors():
         if dry_run:
             _dry_run(campaign, settings, file, recipients, limit, retry_failed)

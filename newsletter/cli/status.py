@@ -60,6 +60,8 @@ def _print_deliveries(deliveries: DeliveryReport) -> None:
     for issue in deliveries.unsent:
         typer.echo(f"{issue}: not sent yet")
     print_table(deliveries.columns, deliveries.rows, right=FIGURE_COLUMNS)
+    for line in deliveries.came_back:
+        typer.echo(line)
     for issue, email, reply in deliveries.failures:
         typer.echo(f"{issue}: failed: {email}: {reply}")
 
@@ -84,7 +86,7 @@ def _print_overview(settings: Settings) -> None:
         typer.echo(f"no issues in {settings.issues_dir}/ yet; start one with: newsletter new 2026-01")
         return
     print_table(overview.columns, overview.rows)
-    for line in overview.approvals:
+    for line in [*overview.came_back, *overview.approvals]:
         typer.echo(line)
 
 

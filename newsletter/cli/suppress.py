@@ -12,7 +12,7 @@ import typer
 
 from newsletter.cli.context import load_settings, open_ledger
 from newsletter.cli.help import PlainCommand, PlainGroup
-from newsletter.cli.output import EXIT_BAD_INPUT, error, print_skipped, user_errors
+from newsletter.cli.output import EXIT_BAD_INPUT, error, print_skipped, print_table, user_errors
 
 suppress_app = typer.Typer(
     cls=PlainGroup, help="The suppression list: addresses that are never sent to.", no_args_is_help=True
@@ -59,13 +59,58 @@ def suppress_remove(
 
 
 @suppress_app.command(cls=PlainCommand, name="list")
-def suppress_list() -> None:
-    """Print the suppression list as CSV."""
-    with open_ledger(load_settings(), reading=True) as ledger:
+def suppress_list(
+    as_csv: Annotated[
+        bool,
+        typer.Option(
+            "--csv",
+            help="Print CSV for a spreadsheet or a script: email, reason, source, issue, added_at, detail.",
+        ),
+    ] = False,
+) -> None:
+    """Every address that is never sent to: why, where that came from, when, and after which issue."""
+    from newsletter.delivering.schedule import timezone
+    from newsletter.delivering.status import SUPPRESSION_COLUMNS, suppression_rows
+
+    settings = load_settings()
+    with user_errors():
+        tz = timezone(settings.timezone)
+    with open_ledger(settings, reading=True) as ledger:
         listed = ledger.suppressions()
-    writer = csv.writer(sys.stdout)
-    writer.writerow(["email", "reason", "source", "issue", "added_at", "detail"])
-    writer.writerows([s.email, s.reason, s.source, s.issue or "", s.added_at, s.detail] for s in listed)
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["email", "reason", "source", "issue", "added_at", "detail"])
+        writer.writerows([s.email, s.reason, s.source, s.issue or "", s.added_at, s.detail] for s in listed)
+        return
+    if not listed:
+        typer.echo("the suppression list is empty")
+        return
+    rows = suppression_rows(listed, tz)
+    columns = SUPPRESSION_COLUMNS if any(row[-1] for row in rows) else SUPPRESSION_COLUMNS[:-1]
+    print_table(columns, [row[: len(columns)] for row in rows])
+    typer.echo(f"{len(listed)} {'address' if len(listed) == 1 else 'addresses'} on the suppression list")
+
+
+@suppress_app.command(cls=PlainCommand, name="pull")
+def suppress_pull() -> None:
+    """Fetch the unsubscribes that the endpoint on another machine recorded (NEWSLETTER_SUPPRESSIONS_URL).
+
+    Each run fetches what came since the last one. A send and dispatch do this by themselves before
+    they start; run it to see that the endpoint answers, or to bring the list up to date.
+    """
+    from newsletter.cli.pull import endpoint, pull_once
+
+    settings = load_settings()
+    source = endpoint(settings)
+    if source is None:
+        error(
+            "set NEWSLETTER_SUPPRESSIONS_URL to the endpoint's suppressions address, e.g. "
+            "https://nieuws.example.org/uitschrijven/suppressions (see .env.example)"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    with user_errors():
+        pulled = pull_once(settings, source)
+    typer.echo(pulled.sentence())
 
 
 @suppress_app.command(cls=PlainCommand, name="import")

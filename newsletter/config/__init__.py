@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     secret: SecretStr | None = None
     # Secrets that signed earlier issues' unsubscribe links, comma-separated: still accepted by the endpoint.
     previous_secrets: SecretStr | None = None
+    # The endpoint's suppressions when it runs on another machine (`config.pull`): pulled before a send.
+    suppressions_url: str | None = None
     archive_url: str | None = None
     asset_base_url: str | None = None
 

@@ -4,7 +4,9 @@ Run every few minutes. Only one dispatch runs at a time (an OS lock that a kille
 one that has held it for longer than `stale_after`, or whose process is gone, is reported as
 possibly hung (`dispatch_lock`). Each issue is delivered through the same `campaign.send` as
 `newsletter send`, so the ledger, the limits and the retries are the same. When an issue's delivery
-is complete a summary goes to `report_to` (`staff_mail`).
+is complete a summary goes to `report_to` (`staff_mail`). Before a run's first message, `refresh`
+(the pull of the endpoint's suppressions, when it runs elsewhere) brings the suppression list up to
+date; if it fails, that run sends nothing.
 
 A ledger that was lost or restored from an old backup knows nothing of issues sent long ago: an
 issue whose send_at is further back than `window` is sent only when the ledger has a delivery of it
@@ -29,7 +31,14 @@ from newsletter.delivering.overview import DEFAULT_WINDOW
 from newsletter.delivering.report import Log, LogKind
 from newsletter.delivering.schedule import describe, is_due, reached, send_time
 from newsletter.delivering.staff_mail import Staff, mail_staff, report_message
-from newsletter.errors import ApprovalError, BusyError, LedgerError, NewsletterError, SlugClashError
+from newsletter.errors import (
+    ApprovalError,
+    BusyError,
+    LedgerError,
+    NewsletterError,
+    PullError,
+    SlugClashError,
+)
 from newsletter.ledger import Counts, Delivery, Ledger
 from newsletter.model import Issue
 from newsletter.reading import issues
@@ -56,6 +65,9 @@ class DispatchConfig:
     require_approval: bool = False  # NEWSLETTER_REQUIRE_APPROVAL: only an issue approved as it is now
     # Set by a signal (systemctl stop, Ctrl-C): the issue being sent stops cleanly, no other starts.
     interrupt: threading.Event = field(default_factory=threading.Event)
+    # Brings the suppression list up to date (the endpoint's pull), once a run, before its first
+    # message; the line to log. If it raises, no issue is sent in that run.
+    refresh: Callable[[Ledger, dt.datetime], str] | None = None
 
     @property
     def staff(self) -> Staff:
@@ -67,6 +79,7 @@ class DispatchResult:
     exit_code: int = 0
     already_running: bool = False
     delivered: list[str] = field(default_factory=list)
+    refreshed: bool | None = None  # whether `DispatchConfig.refresh` worked; None: not run
 
 
 def _clock_from(now: dt.datetime) -> Callable[[], dt.datetime]:
@@ -155,6 +168,8 @@ def _dispatch_one(
     How the turn ended, as `_check` (why it is not sent now) or `_send` returns it, is logged here.
     """
     checked = _check(project, ledger, config, path, clock, log, budget)
+    if isinstance(checked, _Due):
+        checked = _refreshed(checked, ledger, config, clock, log, result)
     outcome = (
         checked
         if isinstance(checked, _Outcome)
@@ -225,6 +240,34 @@ def _check(
     except ApprovalError as e:
         return _Outcome(2, "error", str(e))
     return _Due(path, issue, delivery, prepared)
+
+
+def _refreshed(
+    due: _Due,
+    ledger: Ledger,
+    config: DispatchConfig,
+    clock: Callable[[], dt.datetime],
+    log: Log,
+    result: DispatchResult,
+) -> _Due | _Outcome:
+    """The due issue once the suppression list is up to date (`refresh`, run once a run); when that
+    failed, why the issue waits: a late newsletter is better than mail to someone who left."""
+    if config.refresh is None:
+        return due
+    if result.refreshed is None:
+        try:
+            line = config.refresh(ledger, clock())
+        except LedgerError:
+            raise
+        except NewsletterError as e:
+            result.refreshed = False
+            log("pull-failed", {"message": e.held_back if isinstance(e, PullError) else str(e)})
+        else:
+            result.refreshed = True
+            log("pulled", {"message": line})
+    if result.refreshed:
+        return due
+    return _Outcome(2, "held", "not sent in this run: the unsubscribes could not be fetched (pull-failed)")
 
 
 def _send(

@@ -54,7 +54,8 @@ LogKind = (
     | Literal["start", "resume", "skipped", "warning", "recovered", "progress", "complete", "max"]
     | Literal["invalid", "catch-up", "skipped-old", "error", "busy", "interrupted"]
     | Literal["report", "report-failed", "alert", "alert-failed"]
+    | Literal["pulled", "pull-failed", "held"]
 )
 """What a line of the dispatch log is about: the events of the send loop, the progress of an issue,
-why an issue was not sent, and the staff's mail."""
+why an issue was not sent, the staff's mail, and the pull of the endpoint's suppressions."""
 Log = Callable[[LogKind, dict[str, Any]], None]

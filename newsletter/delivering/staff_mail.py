@@ -1,5 +1,6 @@
 """Mail for the staff, which dispatch sends to NEWSLETTER_REPORT_TO: the summary when an issue's
-delivery is complete, and the alert when a dispatch seems hung.
+delivery is complete (with what came back so far, `came_back`), and the alert when a dispatch seems
+hung.
 
 It goes through the issue's own sender. One that cannot be sent is reported back as a reason, never
 raised: the delivery it is about went on regardless, and dispatch logs it and tries again next run.
@@ -13,6 +14,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from newsletter.composing.message import Envelope
+from newsletter.delivering.came_back import came_back
 from newsletter.errors import NewsletterError
 from newsletter.ledger import Ledger
 from newsletter.ledger.lock import Holder
@@ -43,9 +45,11 @@ def _message(envelope: Envelope, to: list[str], subject: str, when: dt.datetime,
 def report_message(
     ledger: Ledger, envelope: Envelope, slug: str, issue: Issue, to: list[str], when: dt.datetime
 ) -> EmailMessage:
-    """The summary for the staff: counts, and every failed address with the server's reply."""
+    """The summary for the staff: counts, what came back so far (unsubscribes, complaints, bounces,
+    refusals that blame the sender with what to fix), and every failed address with the server's reply."""
     counts = ledger.counts(slug)
     failed = ledger.rows(slug, "failed")
+    back = came_back(ledger, slug)
     lines = [
         f"The delivery of {slug} is complete.",
         "",
@@ -55,7 +59,16 @@ def report_message(
         f"Failed:    {counts.failed}",
         f"Unknown:   {counts.unknown}",
         f"Suppressed: {counts.skipped}",
+        "",
+        "Came back so far:",
+        *(f"{name + ':':<16}{value}" for name, value in back.figures()),
     ]
+    if back.blamed:
+        lines += ["", "Refused because of the sender, not the address (nobody was suppressed for it):"]
+        lines += [
+            f'- {b.count} {"time" if b.count == 1 else "times"}, e.g. "{b.words}"; to fix: {b.fix}'
+            for b in back.blamed
+        ]
     if failed:
         lines += ["", "Failed addresses (fix or remove them in the audience file):"]
         lines += [f"- {row.recipient.email}: {row.last_reply}" for row in failed]

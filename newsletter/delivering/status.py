@@ -1,5 +1,6 @@
 """What `newsletter status` shows, as rows ready to print: where every issue stands, the figures of
-deliveries, and who has not got an issue and why.
+deliveries, what came back after them, and who has not got an issue and why; and the suppression
+list as `suppress list` shows it.
 
 The figures are named as `send` names them (`selection.figures`), times are shown to the minute in
 the configured time zone, and a cell without a value is "-" or empty, as the tables print them.
@@ -8,31 +9,36 @@ the configured time zone, and a cell without a value is "-" or empty, as the tab
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.delivering import approval
+from newsletter.delivering.came_back import came_back
 from newsletter.delivering.overview import DEFAULT_WINDOW, IssueState, overview
 from newsletter.delivering.selection import figures
 from newsletter.ledger import Counts, Ledger
 from newsletter.ledger.records import Status
+from newsletter.ledger.suppressions import Suppression
 from newsletter.rendering.project import Project
 
 OVERVIEW_COLUMNS = ("issue", "state", "when", "sent", "pending", "unknown", "failed", "subject")
 FIGURE_COLUMNS = tuple(name for name, _ in figures(Counts()))
 DELIVERY_COLUMNS = ("issue", *FIGURE_COLUMNS, "finished")
 UNDELIVERED_COLUMNS = ("issue", "email", "status", "attempts", "reply")
+SUPPRESSION_COLUMNS = ("address", "reason", "source", "when", "issue", "details")
 # Who has not got an issue, in the order `status --failed` lists them: refused, in doubt, still due.
 UNDELIVERED: tuple[Status, ...] = ("failed", "unknown", "pending")
 
 
 @dataclass(frozen=True)
 class Overview:
-    """Every issue on one row (`newsletter status`), and a line per issue on its approval."""
+    """Every issue on one row (`newsletter status`), what came back after each (`came_back`), and a
+    line per issue on its approval."""
 
     rows: list[tuple[str, ...]]
     approvals: list[str]
     columns: tuple[str, ...] = OVERVIEW_COLUMNS
+    came_back: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class DeliveryReport:
     unsent: list[str]  # issues the ledger has no delivery of
     failures: list[tuple[str, str, str | None]]  # issue, address, the server's last reply
     columns: tuple[str, ...] = DELIVERY_COLUMNS
+    came_back: list[str] = field(default_factory=list)  # `came_back.CameBack.lines` of each issue
 
 
 def _minute(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
@@ -82,7 +89,12 @@ def issue_overview(
     """Where every issue file and every delivery of `ledger` (None before the first send) stands."""
     states = overview(project, ledger, tz, now, window)
     approvals = approval.status_lines(project, ledger, tz, required=require_approval)
-    return Overview([overview_row(state, tz) for state in states], approvals)
+    feedback = [] if ledger is None else _came_back(ledger, [s.slug for s in states if s.counts is not None])
+    return Overview([overview_row(state, tz) for state in states], approvals, came_back=feedback)
+
+
+def _came_back(ledger: Ledger, issues: list[str]) -> list[str]:
+    return [line for issue in issues for line in came_back(ledger, issue).lines()]
 
 
 def reported_issues(ledger: Ledger, file: Path | None) -> list[str]:
@@ -106,7 +118,8 @@ def delivery_report(ledger: Ledger, issues: list[str], tz: dt.tzinfo) -> Deliver
         for issue in issues
         for row in ledger.rows(issue, "failed")
     ]
-    return DeliveryReport(rows, unsent, failures)
+    delivered = [issue for issue in issues if issue not in unsent]
+    return DeliveryReport(rows, unsent, failures, came_back=_came_back(ledger, delivered))
 
 
 def undelivered(ledger: Ledger, issues: list[str]) -> list[tuple[str, str, str, int, str | None]]:
@@ -118,3 +131,18 @@ def undelivered(ledger: Ledger, issues: list[str]) -> list[tuple[str, str, str, 
         for state in UNDELIVERED
         for row in ledger.rows(issue, state)
     ]
+
+
+def suppression_rows(listed: list[Suppression], tz: dt.tzinfo) -> list[tuple[str, ...]]:
+    """The suppression list under SUPPRESSION_COLUMNS, each time to the minute in `tz`."""
+    return [(s.email, s.reason, s.source, _when(s.added_at, tz), s.issue or "", s.detail) for s in listed]
+
+
+def _when(stamp: str, tz: dt.tzinfo) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp  # pulled from an endpoint that wrote it otherwise: shown as it came
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return _minute(moment, tz)

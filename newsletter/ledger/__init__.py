@@ -22,8 +22,7 @@ suppression list is `suppressions`, and what readers and servers said back is `f
 
 Open it as a context manager, which closes it however the block ends:
 
-    with Ledger(path) as ledger: ...
-    with Ledger.for_reading(path) as ledger: ...
+    with Ledger(path) as ledger: ...        (or Ledger.for_reading(path), as `status` opens it)
 """
 
 from __future__ import annotations
@@ -333,9 +332,8 @@ class Ledger(IssueLocks, SuppressionList, FeedbackLog):
         """Record that a message is about to be handed over, committed before it is; False if the row
         is no longer due (suppressed since the run read it: an unsubscribe), and then it must not go.
 
-        `sent_before` (address, reply) records the previous message of the same connection as sent in
-        the same transaction: one commit per message instead of two, and still never more than one
-        message per connection whose fate the ledger does not know.
+        `sent_before` (address, reply) records the previous message of the same connection as sent
+        in the same transaction: one commit per message, never more than one per connection in doubt.
         """
         with self._file.tx() as db:
             if sent_before is not None:
