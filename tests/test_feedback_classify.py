@@ -391,3 +391,46 @@ def test_hostile_sizes_are_read_without_getting_stuck(name: str) -> None:
     finding = _classify(HOSTILE[name])
     assert finding.kind == ("bounce" if name == "blank report lines" else "unclassified")
     assert all(len(f.words) <= 500 for f in finding.failures)
+
+
+def _mail_to_unsubscribe_address(subject: str, body: str) -> bytes:
+    return (
+        "From: Carla Lid <carla.lid@example.com>\r\nTo: afmelden@example.org\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <q1@mail.example.com>\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Vraag over het artikel", "Ik wil me NIET uitschrijven, maar heb een vraag over het artikel."),
+        ("Re: nieuwsbrief", "Please don't unsubscribe me, I changed jobs but want to keep reading."),
+        (
+            "Verhuis",
+            "Beste, ik verhuis naar Genk en wil graag weten of de nieuwsbrief ook daar verschijnt. "
+            "Vorig jaar wilde een collega zich uitschrijven, maar dat lukte toen niet via de link; "
+            "is dat intussen opgelost? En kan ik mijn adres aanpassen zonder me eerst af te melden en "
+            "dan opnieuw in te schrijven? Alvast bedankt voor het antwoord en tot op de volgende "
+            "bijeenkomst in Hasselt.",
+        ),
+    ],
+)
+def test_a_question_mailed_to_the_unsubscribe_address_unsubscribes_nobody(subject: str, body: str) -> None:
+    """Readers write to that address about other things too: only a request to leave is acted on."""
+    finding = classify(_mail_to_unsubscribe_address(subject, body), unsubscribe_mailto="afmelden@example.org")
+    assert finding.kind != "unsubscribe", finding
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("unsubscribe", ""),
+        ("Afmelden", "Graag, ik ben niet meer bij de gemeente."),
+        ("Vraag", "Uitschrijven aub."),
+    ],
+)
+def test_a_short_request_mailed_to_the_unsubscribe_address_unsubscribes_its_sender(
+    subject: str, body: str
+) -> None:
+    finding = classify(_mail_to_unsubscribe_address(subject, body), unsubscribe_mailto="afmelden@example.org")
+    assert (finding.kind, finding.reader) == ("unsubscribe", "carla.lid@example.com")

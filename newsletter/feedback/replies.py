@@ -16,6 +16,14 @@ _UNSUBSCRIBE = re.compile(
     r"|d[ée]sabonner|d[ée]sabonnement|d[ée]sinscri(?:re|ption)|abmelden|abbestellen|austragen|remove me)\b",
     re.IGNORECASE,
 )
+# A request that says it is none: "ik wil me NIET uitschrijven", "I do not want to unsubscribe": a
+# "not" at most three words before the word (so "uitschrijven, ik ben niet meer bij …" still asks).
+_NEGATION = re.compile(
+    r"\b(?:niet|geen|nooit|not|don'?t|never|nicht|kein|pas|ne)\b(?:\W+\w+){0,3}?\W+" + _UNSUBSCRIBE.pattern,
+    re.IGNORECASE,
+)
+# A mail that only mentions the word among much else is a question or a story, not a request.
+_SHORT_REQUEST_WORDS = 40
 # Where a reply's own words end and the message it quotes begins.
 _QUOTE_START = re.compile(
     r"^\s*(?:>|-{2,}\s*(?:original|oorspronkelijk|urspr[üu]ngliche|message d'origine)"
@@ -92,8 +100,9 @@ def challenge_sign(message: Message) -> str:
 def unsubscribe_reader(message: Message, mailto: str | None) -> tuple[str, str] | None:
     """(reader, what they wrote) for a request to leave mailed to `mailto`; None for anything else.
 
-    The mail must be addressed to `mailto` (envelope or header), say so in its subject or its own
-    words, not be an automatic reply, and come From an address, the reader's (Sender and Reply-To
+    The mail must be addressed to `mailto` (envelope or header), say so in its subject or in a short
+    text of its own, not say "not" anywhere in them (a question, "I do NOT want to leave", is for a
+    person to answer), not be an automatic reply, and come From an address, the reader's (Sender and Reply-To
     are not used: they may name someone else).
     """
     if not mailto:
@@ -107,9 +116,12 @@ def unsubscribe_reader(message: Message, mailto: str | None) -> tuple[str, str] 
     if not reader or _MACHINES.match(reader) or address_key(reader) == address_key(mailto):
         return None
     subject = header(message, "Subject")
+    words = own_words(message)
+    if _NEGATION.search(subject) or _NEGATION.search(words):
+        return None  # left for a person: it may say the opposite of what it seems to
     if _UNSUBSCRIBE.search(subject):
         return reader, f"subject {subject!r}"
-    found = _UNSUBSCRIBE.search(own_words(message))
-    if found:
+    found = _UNSUBSCRIBE.search(words)
+    if found and len(words.split()) <= _SHORT_REQUEST_WORDS:
         return reader, f"wrote {found.group(0)!r}"
     return None
