@@ -94,3 +94,49 @@ def test_the_corpus_read_over_imap_suppresses_who_left_moves_what_was_read_and_l
     bounced = next(r for r in rows if r["email"].lower() == "an.peeters@example.com")
     assert (bounced["reason"], bounced["source"], bounced["issue"]) == ("bounced", "mailbox", ISSUE)
     assert "5.1.1" in bounced["detail"]
+
+
+@needs_dovecot
+def test_a_refusal_that_blames_the_sender_is_mailed_to_the_staff_and_a_dry_run_says_what_each_mail_is(
+    cli: Cli, dovecot: Dovecot
+) -> None:
+    dovecot.append(
+        [mail("outlook-sender-not-authenticated"), mail("out-of-office-nl"), mail("postfix-user-unknown")]
+    )
+    rehearsal = cli.run("mailbox", "--dry-run", **dovecot.settings())
+    assert rehearsal.returncode == 0, output(rehearsal)
+    lines = rehearsal.stdout.splitlines()
+    assert lines[0].startswith("dry run, nothing recorded or moved: 3 messages")
+    assert any(line.startswith("  1. refused because of the sender") for line in lines), rehearsal.stdout
+    assert any(line.startswith("  2. left alone: ") for line in lines), rehearsal.stdout
+    assert any(line.startswith("  3. hard bounce of ") for line in lines), rehearsal.stdout
+    assert cli.server.recorder.messages == []  # a dry run tells nobody
+
+    staff = {"NEWSLETTER_REPORT_TO": "redactie@example.org"}
+    result = cli.run("mailbox", **dovecot.settings(**staff))
+    assert result.returncode == 0, output(result)
+    assert "  refused because of the sender, not the address: 550 5.7.515" in result.stdout
+    (alert,) = cli.server.recorder.messages
+    assert alert.rcpts == ("redactie@example.org",)
+    assert alert.subject == "Newsletter: 1 refusal to fix in how it is sent"
+    text = alert.data.decode()
+    assert "5.7.515" in text
+    assert "SPF, DKIM and DMARC" in text
+
+    again = cli.run("mailbox", **dovecot.settings(**staff))  # nothing new: nobody is told twice
+    assert again.returncode == 0, output(again)
+    assert len(cli.server.recorder.messages) == 1
+
+
+@needs_dovecot
+def test_a_mailbox_that_cannot_be_read_is_mailed_to_the_staff_once_a_day_while_dispatch_goes_on(
+    cli: Cli, dovecot: Dovecot
+) -> None:
+    staff = {"NEWSLETTER_REPORT_TO": "redactie@example.org", "NEWSLETTER_IMAP_PASSWORD": "changed"}
+    for _ in range(2):
+        result = cli.dispatch("2026-01-20T09:00", **dovecot.settings(**staff))
+        assert result.returncode == 1, output(result)
+        assert "login refused" in result.stdout
+    (alert,) = cli.server.recorder.messages
+    assert alert.subject == "Newsletter: the bounce mailbox cannot be read"
+    assert "login refused" in alert.data.decode()

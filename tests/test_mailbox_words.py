@@ -32,9 +32,12 @@ def test_the_summary_counts_each_kind_in_words() -> None:
     )
     assert report.sentence() == (
         f"12 messages in {WHERE}: 5 hard bounces, 2 soft bounces, 1 complaint, 1 unsubscribe, 1 refusal "
-        "that blames the sender (fix: 550 5.7.515 Access denied, sending domain example.org does not "
-        "meet the authentication level); 2 left alone (1 out-of-office, 1 for another mailing)"
+        "that blames the sender; 2 left alone (1 out-of-office, 1 for another mailing)"
     )
+    assert report.fix_lines() == [
+        "refused because of the sender, not the address: 550 5.7.515 Access denied, sending domain "
+        "example.org does not meet the authentication level"
+    ]
 
 
 @pytest.mark.parametrize(

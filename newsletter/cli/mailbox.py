@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from newsletter.config import Settings
+    from newsletter.delivering.staff_mail import Staff
     from newsletter.feedback.run import Handle, PassReport
     from newsletter.ledger import Ledger
 
@@ -42,6 +43,7 @@ def mailbox(dry_run: DryRun = False) -> None:
     not for it, such as out-of-office replies, stays where it was, unread. Reading the same mail again
     changes nothing.
     """
+    from newsletter.feedback.alerts import mail_refusals
     from newsletter.feedback.rehearsal import ledger_copy
     from newsletter.feedback.run import read_mailbox
 
@@ -58,12 +60,23 @@ def mailbox(dry_run: DryRun = False) -> None:
             with open_ledger(settings) as ledger:
                 report = read_mailbox(source, _handler(settings, ledger, now), ledger)
     _print(report)
+    if report.fixes and not dry_run:
+        _tell_staff(settings, lambda staff: mail_refusals(staff, report.fixes, report.where, now), print_why)
     raise typer.Exit(report.exit_code)
+
+
+def print_why(event: str, data: dict[str, object]) -> None:
+    if event == "report-failed":
+        error(str(data["message"]))
 
 
 def _print(report: PassReport) -> None:
     prefix = "dry run, nothing recorded or moved: " if report.dry_run else ""
     typer.echo(prefix + report.sentence())
+    for line in report.fix_lines():
+        typer.echo(f"  {line}")
+    for number, detail in enumerate(report.details, start=1):
+        typer.echo(f"  {number}. " + detail.replace("\n", "\n     "))
     if report.lost:
         error(f"{report.lost}; what was recorded stays recorded, and the next run reads the rest")
 
@@ -81,6 +94,7 @@ def mailbox_first(
 ) -> int:
     """Dispatch's first step when a bounce mailbox is set: one pass, logged. Its exit code: 0, or 1
     when it failed, which does not stop the sending (the suppression list is as it was)."""
+    from newsletter.feedback.alerts import mail_failure, mail_refusals
     from newsletter.feedback.run import read_mailbox
 
     try:
@@ -92,9 +106,34 @@ def mailbox_first(
         raise  # the ledger is unusable: dispatch could not send either
     except NewsletterError as e:
         log("mailbox-failed", {"message": f"{e}; the suppression list is as it was"})
+        problem = str(e)
+        _tell_staff(settings, lambda staff: mail_failure(staff, ledger, problem, now), log)
         return 1
     log("mailbox", {"message": report.sentence()})
+    for line in report.fix_lines():
+        log("mailbox-refused", {"message": line})
+    if report.fixes:
+        _tell_staff(settings, lambda staff: mail_refusals(staff, report.fixes, report.where, now), log)
     if report.lost:
         log("mailbox-failed", {"message": f"{report.lost}; the next run reads the rest"})
         return 1
     return 0
+
+
+def _tell_staff(
+    settings: Settings, send: Callable[[Staff], str | None], log: Callable[[str, dict[str, object]], None]
+) -> None:
+    """Mail NEWSLETTER_REPORT_TO, if set, with `send`; a mail that cannot go is logged, never raised."""
+    from newsletter.delivering.staff_mail import Staff
+
+    try:
+        to = settings.report_addresses()
+        if not to:
+            return
+        why = send(Staff(settings.envelope(for_real=True), settings.smtp_sender(), to))
+    except NewsletterError as e:
+        why = str(e)
+    if why is None:
+        log("report-sent", {"message": "told NEWSLETTER_REPORT_TO"})
+    else:
+        log("report-failed", {"message": f"could not mail NEWSLETTER_REPORT_TO: {why}"})

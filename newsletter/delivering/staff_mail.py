@@ -92,6 +92,13 @@ def alert_message(
     return message
 
 
+def staff_message(staff: Staff, subject: str, when: dt.datetime, about: str, text: str) -> EmailMessage:
+    """A plain message to the staff, from the issue's sender."""
+    message = _message(staff.envelope, staff.to, subject, when, about)
+    message.set_content(text if text.endswith("\n") else text + "\n")
+    return message
+
+
 def mail_staff(staff: Staff, message: EmailMessage) -> str | None:
     """Send `message` to each of the staff, over one connection; why not, if it could not be sent."""
     data = message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

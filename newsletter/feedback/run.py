@@ -95,6 +95,7 @@ class PassReport:
     taken: Counter[str] = field(default_factory=Counter)  # by kind: acted on, out of the folder
     left: Counter[str] = field(default_factory=Counter)  # by kind: left where they were
     fixes: list[str] = field(default_factory=list)  # what the refusals that blame the sender say
+    details: list[str] = field(default_factory=list)  # a dry run: what each message is, in order
     lost: str | None = None  # the connection was lost: why; the rest is read next time
     busy: bool = False  # another pass was reading the mailbox
 
@@ -104,7 +105,8 @@ class PassReport:
 
     def sentence(self) -> str:
         """'12 messages in INBOX on …: 5 hard bounces, 2 soft bounces, 1 complaint, 1 refusal that blames
-        the sender (fix: …); 2 left alone (1 out-of-office, 1 for another mailing)'."""
+        the sender; 2 left alone (1 out-of-office, 1 for another mailing)'. What each refusal asks to
+        fix is in `fix_lines`."""
         if self.busy:
             return f"{self.where}: another mailbox pass is reading it right now; nothing done"
         if not self.messages:
@@ -113,14 +115,15 @@ class PassReport:
         said = f"{total} message{'s' if total != 1 else ''} in {self.where}"
         parts = []
         if self.taken:
-            taken = ", ".join(_counted(self.taken, _TAKEN_WORDS))
-            if self.fixes:
-                # Each refusal's own words: what to fix (SPF, DKIM, DMARC, a content or policy block).
-                taken += f" (fix: {'; '.join(self.fixes)})"
-            parts.append(taken)
+            parts.append(", ".join(_counted(self.taken, _TAKEN_WORDS)))
         if self.left:
             parts.append(f"{self.left.total()} left alone ({', '.join(_counted(self.left, _LEFT_WORDS))})")
         return f"{said}: {'; '.join(parts)}"
+
+    def fix_lines(self) -> list[str]:
+        """One line per refusal that blames the sender: the server's words and what to fix (SPF, DKIM,
+        DMARC, a blocklist, a content or policy block). Nobody was suppressed for these."""
+        return [f"refused because of the sender, not the address: {words}" for words in self.fixes]
 
     @property
     def exit_code(self) -> int:
@@ -156,6 +159,8 @@ def _read(source: Source, handle: Handle, report: PassReport, *, dry_run: bool) 
                 taken = []
                 for message in batch:
                     verdict = handle(message.data)
+                    if dry_run:
+                        report.details.append(str(verdict))
                     if verdict.moved:
                         taken.append(message.key)
                         report.taken[verdict.kind] += 1
