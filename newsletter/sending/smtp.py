@@ -175,9 +175,19 @@ _NOT_AS_SENDER = re.compile(
 )
 
 
-def refusal_of_us(where: str, code: int, text: str, *, logged_in: bool) -> SendError | None:
+# The envelope sender is NEWSLETTER_FROM's address, or NEWSLETTER_BOUNCE_ADDRESS when that is set.
+_SENDER_FIX = (
+    "check that NEWSLETTER_FROM (and NEWSLETTER_BOUNCE_ADDRESS, the envelope sender, when set) is an "
+    "address this account may send as"
+)
+
+
+def refusal_of_us(
+    where: str, code: int, text: str, *, logged_in: bool, sender: str | None = None
+) -> SendError | None:
     """The SendError for a 5xx reply to MAIL FROM or RCPT TO that is about our account or this host
-    (a login wanted, relaying denied, a From this account may not use), or None for a reader's refusal."""
+    (a login wanted, relaying denied, a From this account may not use), or None for a reader's refusal.
+    `sender` is the envelope sender MAIL FROM gave, when the reply is to that."""
     if code < 500:
         return None
     said = f"{code} {text}"
@@ -193,8 +203,9 @@ def refusal_of_us(where: str, code: int, text: str, *, logged_in: bool) -> SendE
         )
     if _NOT_AS_SENDER.search(text):
         return SendError(
-            f"the mail server {where} does not let this account send as the sender ({said}): check "
-            "NEWSLETTER_FROM is an address this account may send as, or ask the mail admin to allow it"
+            f"the mail server {where} does not let this account send as "
+            f"{repr(sender) if sender else 'the sender'} ({said}): {_SENDER_FIX}, or ask the mail admin to "
+            "allow it"
         )
     if _NO_RELAY.search(text):
         login = (
@@ -335,12 +346,13 @@ class SMTPConnection(Connection):
             code, message = smtp.mail(sender, options)
             if code != 250:
                 self._reset()
-                if refused := refusal_of_us(self.where, code, _text(message), logged_in=self.logged_in):
+                if refused := refusal_of_us(
+                    self.where, code, _text(message), logged_in=self.logged_in, sender=sender
+                ):
                     raise refused
                 if code >= 500:
                     raise SendError(
-                        f"{self.where} refuses the sender {sender!r}: {code} {_text(message)}; "
-                        "check NEWSLETTER_FROM is an address this account may send as"
+                        f"{self.where} refuses the sender {sender!r}: {code} {_text(message)}; {_SENDER_FIX}"
                     )
                 raise _failure(code, message)
             code, message = smtp.rcpt(recipient)
