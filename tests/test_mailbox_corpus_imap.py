@@ -88,6 +88,12 @@ def test_the_corpus_read_over_imap_suppresses_who_left_moves_what_was_read_and_l
         assert ledger.feedback_counts(ISSUE) == counts
     assert len(dovecot.messages("Processed")) == before[1]
 
+    status = cli.run("status")
+    assert status.returncode == 0, output(status)
+    (refusal,) = [line for line in status.stdout.splitlines() if "5.7.515" in line]
+    assert refusal.count("to fix:") == 1, refusal  # the mailbox's reading of the code, said once
+    assert "SPF" in refusal
+
     listed = cli.run("suppress", "list", "--csv")
     assert listed.returncode == 0, output(listed)
     rows = list(csv.DictReader(io.StringIO(listed.stdout)))

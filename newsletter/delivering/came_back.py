@@ -45,6 +45,7 @@ _DEFAULT_FIX = (
     "(NEWSLETTER_SMTP_HOST)"
 )
 _WORDS = 200  # of the server's words, shown; the ledger keeps them all
+_FIX_MARK = " — to fix: "
 
 
 def what_to_fix(words: str) -> str:
@@ -133,8 +134,11 @@ def _blamed(ledger: Ledger, issue: str) -> tuple[Blame, ...]:
     so the same cause rarely has the same words twice."""
     by_fix: dict[str, list[str]] = {}
     for event in ledger.feedback(kind="sender_blamed", issue=issue):
-        words = " ".join(event.detail.split()) or "(no words)"
-        by_fix.setdefault(what_to_fix(words), []).append(words)
+        detail = " ".join(event.detail.split())
+        # The mailbox records the server's words and what it made of them ("… — to fix: …"): its
+        # reading of the status code is kept rather than guessed again from the words.
+        words, _, fix = detail.partition(_FIX_MARK)
+        by_fix.setdefault(fix or what_to_fix(words), []).append(words or "(no words)")
     return tuple(
         Blame(len(words), _cut(words[0]), fix)
         for fix, words in sorted(by_fix.items(), key=lambda item: -len(item[1]))
