@@ -12,6 +12,7 @@ import pytest
 from mail_corpus import (
     BOUNCE_ADDRESS,
     ISSUE,
+    READERS,
     T0,
     UNSUBSCRIBE_MAILTO,
     answering,
@@ -324,3 +325,25 @@ def test_the_rules_come_from_the_settings(project_dir: Path, monkeypatch: pytest
         Settings().feedback_rules()
     monkeypatch.delenv("NEWSLETTER_SOFT_BOUNCE_PERIOD")
     assert Settings().feedback_rules() == Rules()
+
+
+def test_a_bounce_to_a_tagged_address_the_ledger_never_sent_is_left_alone(ledger: Ledger) -> None:
+    """A test send or another project's message came back: it names one of our readers, but answers
+    no delivery of ours, so nobody is suppressed for it."""
+    reader = READERS[0]
+    data = (
+        "From: MAILER-DAEMON@mx.example.com\r\n"
+        f"To: bounces+{'0' * 32}@example.org\r\n"
+        f"Delivered-To: bounces+{'0' * 32}@example.org\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <stray-tag@mx.example.com>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n"
+        f"Final-Recipient: rfc822; {reader}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--b--\r\n"
+    ).encode()
+    before = _state(ledger)
+    verdict = handle(data, ledger, RULES, LATER)
+    assert (verdict.result, verdict.left_alone) == ("left alone", "other_mailing")
+    assert _state(ledger) == before

@@ -168,7 +168,10 @@ def test_relay_denied_stops_the_send_with_everyone_pending_and_a_rerun_sends_eac
     (line,) = _errors(refused.stderr)
     if "send as" in text:
         assert "does not let this account send as the sender" in line
-        assert "check that NEWSLETTER_FROM (and NEWSLETTER_BOUNCE_ADDRESS, the envelope sender, when set)" in line
+        assert (
+            "check that NEWSLETTER_FROM (and NEWSLETTER_BOUNCE_ADDRESS, the envelope sender, when set)"
+            in line
+        )
     else:
         assert "refuses to relay our mail" in line
         assert "log in (set NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD)" in line

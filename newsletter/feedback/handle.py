@@ -55,6 +55,15 @@ def handle(data: bytes, ledger: Ledger, rules: Rules, now: dt.datetime) -> Verdi
     if finding.kind == "unsubscribe":
         return _unsubscribe(finding, ledger, rules, now, proof)
     sent = _sent(finding, ledger, rules)
+    tagged = _tagged(finding, rules)
+    if sent is None and tagged:
+        # Addressed to a tagged bounce address whose message the ledger did not record (a test send,
+        # another project's): about no delivery of ours, whatever address it names.
+        return Verdict(
+            "left alone",
+            left_alone="other_mailing",
+            note=f"{_KIND_WORDS[finding.kind]} a message the ledger did not send: it came back to {tagged}",
+        )
     if sent is None and finding.original_message_id:
         return Verdict(
             "left alone",
@@ -85,6 +94,13 @@ def _sent(finding: Finding, ledger: Ledger, rules: Rules) -> _Sent | None:
             if tag and (hit := ledger.find_tag(tag)):
                 return _Sent(*hit)
     return None
+
+
+def _tagged(finding: Finding, rules: Rules) -> str | None:
+    """The tagged bounce address (VERP) the mail was delivered to, if any."""
+    if not rules.bounce_address:
+        return None
+    return next((a for a in finding.envelope if tokens.tag_in_address(rules.bounce_address, a)), None)
 
 
 def _addressee(failure: Failure, sent: _Sent | None, reported: int, ledger: Ledger) -> _Sent | None:
