@@ -30,6 +30,7 @@ from newsletter.feedback.verdict import Entry, Rules, Verdict, verdict
 from newsletter.ledger import Ledger
 from newsletter.ledger.feedback import SUPPRESSES, Feedback
 from newsletter.model import address_key
+from newsletter.reading.recipients import check_address
 
 __all__ = ["Rules", "Verdict", "handle"]
 
@@ -177,7 +178,10 @@ def _complaint(finding: Finding, sent: _Sent | None, ledger: Ledger, now: dt.dat
 def _unsubscribe(finding: Finding, ledger: Ledger, rules: Rules, now: dt.datetime, proof: str) -> Verdict:
     """A request mailed to the unsubscribe address suppresses its sender, whether or not the ledger
     sent to that address: leaving a list one is not on changes nothing for anyone else."""
-    reader = finding.reader
+    try:  # as the audience is written: the domain in lower case, in unicode
+        reader = check_address(finding.reader)
+    except ValueError:
+        reader = finding.reader
     detail = f"mailed {rules.unsubscribe_mailto}, {finding.detail}"
     event = Feedback(
         "unsubscribed",
