@@ -22,6 +22,7 @@ from mail_corpus import (
 )
 
 from newsletter.config import Settings
+from newsletter.delivering.came_back import came_back
 from newsletter.errors import ConfigError
 from newsletter.feedback.handle import Rules, Verdict, handle
 from newsletter.ledger import Ledger
@@ -283,6 +284,10 @@ def test_a_full_mailbox_suppresses_at_the_third_issue_and_not_before(three_issue
         listed.detail == "3 temporary failures in 90 days: 452 4.2.2 <dirk.wouters@example.com>: Mailbox full"
     )
     assert [ledger.feedback_counts(i)["bounced_soft"] for i in ("2026-01", "2026-02", "2026-03")] == [1, 1, 1]
+    # What status says of it: bounced for now, and suppressed since.
+    assert came_back(ledger, "2026-03").summary() == (
+        "1 bounced (0 for good, 1 for now; 1 suppressed since, after repeated failures)"
+    )
 
 
 def test_temporary_failures_older_than_the_period_do_not_count(three_issues: Ledger) -> None:

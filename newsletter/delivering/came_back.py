@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from newsletter.ledger import Ledger
+from newsletter.model import address_key
 
 # What to fix, by what the server's words say; the first that matches. Checked on lower-case words.
 _FIXES: tuple[tuple[str, str], ...] = (
@@ -76,17 +77,24 @@ class CameBack:
     bounced_hard: int = 0
     bounced_soft: int = 0
     blamed: tuple[Blame, ...] = ()
+    soft_suppressed: int = 0  # of the soft bounces, addresses suppressed since for failing again and again
 
     @property
     def bounced(self) -> int:
         return self.bounced_hard + self.bounced_soft
+
+    def _bounced_words(self) -> str:
+        words = f"{self.bounced} ({self.bounced_hard} for good, {self.bounced_soft} for now"
+        if self.soft_suppressed:
+            words += f"; {self.soft_suppressed} suppressed since, after repeated failures"
+        return words + ")"
 
     def figures(self) -> list[tuple[str, str]]:
         """(name, value) for the report mail, in its order."""
         return [
             ("Unsubscribed", str(self.unsubscribed)),
             ("Complained", f"{self.complained} (marked it as spam)" if self.complained else "0"),
-            ("Bounced", f"{self.bounced} ({self.bounced_hard} for good, {self.bounced_soft} for now)"),
+            ("Bounced", self._bounced_words()),
             ("Sender refused", str(sum(b.count for b in self.blamed))),
         ]
 
@@ -98,9 +106,9 @@ class CameBack:
         if self.complained:
             parts.append(f"{self.complained} complained (marked it as spam)")
         if self.bounced:
-            parts.append(
-                f"{self.bounced} bounced ({self.bounced_hard} for good, {self.bounced_soft} for now)"
-            )
+            bounced = self._bounced_words()
+            number, _, rest = bounced.partition(" ")
+            parts.append(f"{number} bounced {rest}")
         return ", ".join(parts)
 
     def lines(self) -> list[str]:
@@ -126,7 +134,16 @@ def came_back(ledger: Ledger, issue: str) -> CameBack:
         bounced_hard=counts["bounced_hard"],
         bounced_soft=counts["bounced_soft"],
         blamed=_blamed(ledger, issue),
+        soft_suppressed=_soft_suppressed(ledger, issue),
     )
+
+
+def _soft_suppressed(ledger: Ledger, issue: str) -> int:
+    """Addresses that bounced for now after `issue` and are suppressed as bounced since."""
+    soft = {address_key(e.email) for e in ledger.feedback(kind="bounced_soft", issue=issue)}
+    if not soft:
+        return 0
+    return sum(1 for s in ledger.suppressions() if s.reason == "bounced" and address_key(s.email) in soft)
 
 
 def _blamed(ledger: Ledger, issue: str) -> tuple[Blame, ...]:
