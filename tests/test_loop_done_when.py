@@ -26,6 +26,7 @@ from conftest import audience_csv, copy_project
 from endpoint_server import PATH, SECRET, serving, token_of, unsubscribe_link
 from issue_files import copy_sample
 
+from newsletter.composing import tokens
 from newsletter.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -163,7 +164,48 @@ def test_everyone_who_left_is_suppressed_before_the_next_send_and_a_link_scanner
         MAILTO: ("unsubscribed", "mailto"),
         GONE: ("bounced", "mailbox"),
     }
-    assert (came_back["bounced_hard"], came_back["unsubscribed"]) == (1, 1)  # recorded on this machine
+    assert (came_back["bounced_hard"], came_back["unsubscribed"]) == (1, 3)  # the pulled ones too
     status = run("status", cwd=sender, env=environment(SENDING, SETTINGS))
     assert status.returncode == 0, output(status)
     assert "2026-01: came back:" in status.stdout, status.stdout
+
+
+def test_the_web_machine_keeps_old_links_and_second_requests_for_the_sender_to_pull(
+    sender: Path, tmp_path: Path
+) -> None:
+    """On a machine of its own the endpoint has sent to nobody: an old-form link (of a message sent
+    before links named their reader) is kept for the sender, who knows whom it sent to; a reader whom
+    the sender let back in and who unsubscribes again is pulled again."""
+    from smtp_server import Recorder, SMTPServer, running
+
+    web = copy_project(tmp_path / "web")
+    old_reader, again = READERS[60], READERS[70]
+    with running(SMTPServer(Recorder())) as smtp:
+        env = environment(SENDING, SETTINGS, smtp.settings())
+        first = run("send", "issues/2026-01.yaml", "--recipients", "leden.csv", "--yes", cwd=sender, env=env)
+        assert first.returncode == 0, output(first)
+        token = {a.rcpts[0]: token_of(unsubscribe_link(a.data)) for a in smtp.recorder.arrivals}
+        with Ledger.for_reading(sender / "newsletter.sqlite3") as ledger:
+            (list_id,) = ledger.list_ids()
+        with serving(web, environment(SENDING, SETTINGS)) as endpoint:
+            pulling = {**env, "NEWSLETTER_SUPPRESSIONS_URL": f"{endpoint.base}{PATH}/suppressions"}
+            assert endpoint.one_click(tokens.legacy_token(SECRET, list_id, old_reader)).status == 200
+            assert endpoint.one_click(token[again]).status == 200
+            pulled = run("suppress", "pull", cwd=sender, env=pulling)
+            assert pulled.returncode == 0, output(pulled)
+            assert "2 addresses added" in pulled.stdout, pulled.stdout
+
+            back = run("suppress", "remove", again, cwd=sender, env=env)
+            assert back.returncode == 0, output(back)
+            assert endpoint.one_click(token[again]).status == 200  # leaves again
+            second = run("suppress", "pull", cwd=sender, env=pulling)
+            assert second.returncode == 0, output(second)
+            assert "1 address added" in second.stdout, second.stdout
+
+    with Ledger.for_reading(sender / "newsletter.sqlite3") as ledger:
+        listed = {s.email: s.reason for s in ledger.suppressions()}
+        counted = ledger.feedback_counts("2026-01")["unsubscribed"]
+    assert listed == {old_reader: "unsubscribed", again: "unsubscribed"}
+    assert counted == 2  # under the issue the sender last sent them, as status shows
+    status = run("status", cwd=sender, env=environment(SENDING, SETTINGS))
+    assert "2026-01: came back: 2 unsubscribed" in status.stdout, status.stdout

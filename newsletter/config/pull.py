@@ -32,7 +32,27 @@ def suppressions_endpoint(settings: Settings) -> Endpoint | None:
     url = suppressions_url(settings.suppressions_url)
     if not settings.secret or not settings.secret.get_secret_value().strip():
         raise ConfigError(f"{NAME} is set: set NEWSLETTER_SECRET too, the same as the endpoint's")
-    return Endpoint(url, settings.secret.get_secret_value())
+    secrets = settings.unsubscribe_secrets()
+    return Endpoint(url, secrets[0], previous=tuple(secrets[1:]), lists=_layout_lists(settings))
+
+
+def _layout_lists(settings: Settings) -> frozenset[str]:
+    """The List-Id each layout gives with this sender: what an old link's list may be (deliveries of
+    versions before did not record theirs). A layout that does not load is left out."""
+    from newsletter.composing.message import Envelope
+    from newsletter.errors import NewsletterError
+    from newsletter.reading import layouts
+
+    if not settings.from_:
+        return frozenset()
+    envelope = Envelope(sender=settings.from_, unsubscribe_url="", secret="")
+    found = set()
+    for name in layouts.available(settings.layouts_dir):
+        try:
+            found.add(envelope.list_id_for(layouts.load(settings.layouts_dir, name).config.list_name))
+        except (NewsletterError, OSError):
+            continue
+    return frozenset(found)
 
 
 def suppressions_url(value: str) -> str:

@@ -4,7 +4,9 @@ pull`, and `send` and `dispatch` before their first message).
 
 The protocol, shared with `newsletter serve`: `GET <NEWSLETTER_SUPPRESSIONS_URL>?since=<ISO or empty>`
 with `Authorization: Bearer <tokens.pull_credential(secret, since, now)>`; the answer is JSON,
-`{"suppressions": [{email, reason, source, issue, detail, added_at}, …], "until": ISO}`. `since` is
+`{"suppressions": [{email, reason, source, issue, detail, added_at}, …], "old_links": [{token, source,
+at}, …], "until": ISO}`; `old_links` are unsubscribes through links of messages sent before links
+named their reader, which only the sender can match (it knows whom it sent to). `since` is
 inclusive: a row added at the moment of `until` comes again next time and changes nothing, as
 `merge_suppressions` keeps an address's first entry. `until` is kept in the ledger, per URL, and
 sent as the next `since`.
@@ -42,7 +44,9 @@ from pydantic_core import PydanticCustomError
 from newsletter.composing import tokens
 from newsletter.errors import PullError
 from newsletter.ledger import Ledger
+from newsletter.ledger.feedback import Feedback, FeedbackKind
 from newsletter.ledger.suppressions import Suppression
+from newsletter.model import address_key
 
 # Fixed rather than a setting: the endpoint answers from its own ledger in well under a second, and a
 # person waiting at `send` should hear within seconds that it does not.
@@ -60,6 +64,8 @@ class Endpoint:
     url: str
     secret: str
     timeout: float = PULL_TIMEOUT
+    previous: tuple[str, ...] = ()  # NEWSLETTER_PREVIOUS_SECRETS: old links may be signed with one
+    lists: frozenset[str] = frozenset()  # the layouts' List-Ids: old deliveries did not record theirs
 
     @property
     def host(self) -> str:
@@ -95,11 +101,68 @@ def pull(endpoint: Endpoint, ledger: Ledger, now: dt.datetime) -> Pulled:
     question before a send and the dry run count them where the send will.
     """
     since = ledger.note(endpoint.note) or ""
-    pulled, until = fetch(endpoint, since)
-    new = ledger.merge_suppressions(pulled, now, source=f"pulled from {endpoint.host}") if pulled else 0
+    pulled, old, until = fetch(endpoint, since)
+    where = f"pulled from {endpoint.host}"
+    new = ledger.merge_suppressions(pulled, now, source=where) if pulled else 0
+    for row in pulled:
+        _count(ledger, row, where)
+    new += sum(_match_old_link(ledger, endpoint, link, where) for link in old)
     if until and until != since:
         ledger.set_note(endpoint.note, until)
-    return Pulled(endpoint.host, len(pulled), new, until or since or None)
+    return Pulled(endpoint.host, len(pulled) + len(old), new, until or since or None)
+
+
+_KINDS: dict[str, FeedbackKind] = {
+    "unsubscribed": "unsubscribed",
+    "complained": "complained",
+    "bounced": "bounced_hard",
+}
+
+
+def _count(ledger: Ledger, row: Suppression, where: str) -> None:
+    """Record a pulled unsubscribe (or complaint, bounce) as feedback too, credited to the issue this
+    sender last sent the reader, so that `status` counts it under that issue."""
+    kind = _KINDS.get(row.reason)
+    if kind is None:
+        return
+    ledger.record(
+        Feedback(
+            kind=kind,
+            email=row.email,
+            source=f"{row.source} ({where})",
+            at=dt.datetime.fromisoformat(row.added_at),
+            issue=row.issue or ledger.latest_issue_to(row.email),
+            detail=row.detail,
+            evidence=f"pulled {address_key(row.email)} {row.added_at}",
+        )
+    )
+
+
+def _match_old_link(ledger: Ledger, endpoint: Endpoint, link: _OldLink, where: str) -> bool:
+    """Match an old-form link the endpoint could not (it sent to nobody) against the addresses this
+    ledger sent to; True if that suppressed someone new."""
+    secrets = (endpoint.secret, *endpoint.previous)
+    reader = tokens.match_legacy(
+        link.token, secrets, endpoint.lists | ledger.list_ids(), ledger.sent_addresses()
+    )
+    if reader is None:
+        return False
+    listed = ledger.is_suppressed(reader.email)
+    ledger.record(
+        Feedback(
+            kind="unsubscribed",
+            email=reader.email,
+            source=f"{link.source} ({where})",
+            at=dt.datetime.fromisoformat(link.at),
+            issue=ledger.latest_issue_to(reader.email),
+            evidence=f"unsubscribe {reader.list_id} {address_key(reader.email)}",
+        )
+    )
+    if not ledger.is_suppressed(reader.email):  # let back in by staff since, and asking again
+        ledger.suppress(
+            [reader.email], "unsubscribed", dt.datetime.fromisoformat(link.at), source=link.source
+        )
+    return not listed
 
 
 class _Row(BaseModel):
@@ -133,10 +196,26 @@ class _Row(BaseModel):
         return value
 
 
+class _OldLink(BaseModel):
+    """An old-form link the endpoint could not match: it sent to nobody, this sender did."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    token: str = Field(max_length=64)
+    source: str = "endpoint"
+    at: str
+
+    @field_validator("at")
+    @classmethod
+    def _moment(cls, value: str) -> str:
+        return _Row._moment(value)
+
+
 class _Answer(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     suppressions: list[_Row]
+    old_links: list[_OldLink] = []  # an endpoint of an older version sends none
     until: str | None = None
 
 
@@ -154,9 +233,10 @@ def _opener() -> OpenerDirector:
     return opener
 
 
-def fetch(endpoint: Endpoint, since: str) -> tuple[list[Suppression], str]:
-    """The suppressions the endpoint recorded at or after `since` ("" for all), and the `until` to
-    send next time; PullError naming NEWSLETTER_SUPPRESSIONS_URL when they cannot be had."""
+def fetch(endpoint: Endpoint, since: str) -> tuple[list[Suppression], list[_OldLink], str]:
+    """The suppressions and unmatched old links the endpoint recorded at or after `since` ("" for
+    all), and the `until` to send next time; PullError naming NEWSLETTER_SUPPRESSIONS_URL when they
+    cannot be had."""
     # The endpoint checks the credential against its own clock: the real time, never dispatch's --now.
     credential = tokens.pull_credential(endpoint.secret, since, int(time.time()))
     joiner = "&" if "?" in endpoint.url else "?"
@@ -191,8 +271,8 @@ def fetch(endpoint: Endpoint, since: str) -> tuple[list[Suppression], str]:
         )
         for row in answer.suppressions
     ]
-    latest = max((row.added_at for row in rows), default=since)
-    return rows, answer.until or latest
+    latest = max([row.added_at for row in rows] + [link.at for link in answer.old_links], default=since)
+    return rows, list(answer.old_links), answer.until or latest
 
 
 def _refusal(e: HTTPError) -> str:

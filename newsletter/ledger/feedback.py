@@ -34,6 +34,10 @@ SUPPRESSES: dict[FeedbackKind, str] = {
 }
 
 
+# The evidence of an old-form link that named nobody this ledger sent to: "old link <token>".
+OLD_LINK = "old link "
+
+
 @dataclass(frozen=True)
 class Feedback:
     kind: FeedbackKind
@@ -144,6 +148,18 @@ class FeedbackLog:
             )
             for k, e, s, a, i, d, v in rows
         ]
+
+    def old_links(self, since: str) -> list[tuple[str, str, str]]:
+        """(token, source, at) of old-form links unsubscribed from at or after `since` that this
+        ledger could not match (`web.readers.defer_old_link`), for a sender's pull to match."""
+        if not self._has_feedback():
+            return []
+        rows = self._file.query(
+            "SELECT substr(evidence, length(?) + 1), source, at FROM feedback WHERE kind = 'unsubscribed' "
+            "AND email = '' AND evidence LIKE ? AND at >= ? ORDER BY at, id",
+            (OLD_LINK, OLD_LINK + "%", since),
+        )
+        return [(str(t), str(s), str(a)) for t, s, a in rows]
 
     # -- finding whom a bounce is about ---------------------------------------------------------
 

@@ -102,6 +102,14 @@ class SuppressionList:
                 for s in pulled
             )
 
+    def renew_suppression(self, email: str, now: dt.datetime) -> None:
+        """Date an address's suppression `now`, so that the next pull (`suppressions(since=…)`) of a
+        sender elsewhere fetches it again: asked anew after that sender let the reader back in."""
+        with self._file.tx() as db:
+            db.execute(
+                "UPDATE suppressions SET added_at = ? WHERE email_key = ?", (iso(now), address_key(email))
+            )
+
     def unsuppress(self, email: str) -> bool:
         with self._file.tx() as db:
             return (

@@ -35,7 +35,7 @@ from newsletter.ledger import Ledger
 from newsletter.web import unsubscribe_pages
 from newsletter.web.links import Link, LinkShape
 from newsletter.web.looks import Look, Looks, accepted_language
-from newsletter.web.readers import ONE_CLICK, PAGE, Readers, masked, unsubscribe
+from newsletter.web.readers import ONE_CLICK, PAGE, Readers, defer_old_link, masked, unsubscribe
 from newsletter.web.unsubscribe_words import ONE_CLICK_ANSWER, WORDS
 
 MAX_BODY = 64 * 1024
@@ -178,6 +178,8 @@ class Endpoint:
         reader = self._reader(link)
         if reader is not None:
             self._unsubscribe(reader, ONE_CLICK)
+        elif defer_old_link(self._use(), link.token, ONE_CLICK, dt.datetime.now(dt.UTC)):
+            log.info("a one-click request with an old link, kept for the sender to match")
         else:
             log.info("a one-click request with a link that does not verify changed nothing")
         return _plain("200 OK", ONE_CLICK_ANSWER)
@@ -246,9 +248,10 @@ class Endpoint:
             }
             for s in found
         ]
-        until = max((s.added_at for s in found), default=since)
-        log.info("handed %d suppressions to a sender", len(rows))
-        return _json("200 OK", {"suppressions": rows, "until": until})
+        old = [{"token": t, "source": source, "at": at} for t, source, at in self._use().old_links(since)]
+        until = max([s.added_at for s in found] + [o["at"] for o in old], default=since)
+        log.info("handed %d suppressions and %d old links to a sender", len(rows), len(old))
+        return _json("200 OK", {"suppressions": rows, "old_links": old, "until": until})
 
 
 def _text(wsgi: str) -> str:

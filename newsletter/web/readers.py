@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from newsletter.composing.tokens import Reader, is_legacy, legacy_token, read_token
 from newsletter.ledger import Ledger
-from newsletter.ledger.feedback import Feedback
+from newsletter.ledger.feedback import OLD_LINK, Feedback
 from newsletter.model import address_key
 
 ONE_CLICK = "one-click"
@@ -98,9 +98,40 @@ def unsubscribe(ledger: Ledger, reader: Reader, source: str, now: dt.datetime) -
     if ledger.record(event):
         return True
     if ledger.is_suppressed(reader.email):
+        if _serves_elsewhere(ledger):
+            # Asked again: the sender on its own machine may have let the reader back in since it
+            # pulled the first request (`suppress remove` there): offered to its next pull again.
+            ledger.renew_suppression(reader.email, now)
         return False
     ledger.suppress([reader.email], "unsubscribed", now, source=source, issue=issue)
     return True
+
+
+def defer_old_link(ledger: Ledger, token: str, source: str, now: dt.datetime) -> bool:
+    """Keep an old-form link this endpoint cannot match for the sender's next pull; False if not kept.
+
+    Such a link names nobody by itself and is matched against the addresses an issue went to. An
+    endpoint on a machine of its own has sent to nobody, so the sender matches it (`feedback.pull`).
+    On the sender's own machine an unmatched old link is nobody's, and is not kept.
+    """
+    if not is_legacy(token) or not _serves_elsewhere(ledger):
+        return False
+    event = Feedback(
+        kind="unsubscribed",
+        email="",
+        source=source,
+        at=now,
+        detail="an old link, for the sender to match",
+        evidence=OLD_LINK + token.strip(),
+    )
+    ledger.record(event)
+    return True
+
+
+def _serves_elsewhere(ledger: Ledger) -> bool:
+    """Whether this endpoint's ledger has sent to nobody: it serves a sender on another machine, which
+    pulls what it records."""
+    return next(ledger.sent_addresses(), None) is None
 
 
 def masked(email: str) -> str:
