@@ -64,7 +64,7 @@ def test_a_reader_presses_the_button_and_is_unsubscribed(
 
 def _suppressed(served: Endpoint) -> dict[str, tuple[str, str, str]]:
     """`newsletter suppress list` in the served project, by address."""
-    done = run("suppress", "list", cwd=served.folder, env=serve_env())
+    done = run("suppress", "list", "--csv", cwd=served.folder, env=serve_env())
     assert done.returncode == 0, done.stderr
     return {
         row["email"]: (row["reason"], row["source"], row["issue"])
