@@ -125,6 +125,7 @@ def test_everyone_who_left_is_suppressed_before_the_next_send_and_a_link_scanner
             page = endpoint.get(token[PAGE])
             assert page.status == 200
             assert "<form" in page.text
+            assert '<html lang="nl"' in page.text  # the copied issue's language: it sent none itself
             assert endpoint.press(token[PAGE]).status == 200
             for method in ("HEAD", "GET", "GET"):  # a scanner, and a reader who only looks
                 assert endpoint.get(token[SCANNED], method=method).status == 200

@@ -63,6 +63,7 @@ class EndpointConfig:
     secrets: tuple[str, ...]  # NEWSLETTER_SECRET, then NEWSLETTER_PREVIOUS_SECRETS
     db: Path
     layouts_dir: Path
+    issues_dir: Path | None = None  # NEWSLETTER_ISSUES: the pages' language when no delivery says it
     sender: str | None = None  # NEWSLETTER_FROM: the layouts' List-Ids end in its domain
     mailto: str | None = None  # NEWSLETTER_UNSUBSCRIBE_MAILTO, offered when a link cannot be used
 
@@ -92,7 +93,7 @@ class Endpoint:
     def __init__(self, config: EndpointConfig) -> None:
         self.config = config
         self.shape = LinkShape.of(config.url)
-        self.looks = Looks(config.layouts_dir)
+        self.looks = Looks(config.layouts_dir, config.issues_dir)
         layout_lists = self.looks.learn_lists(config.sender) if config.sender else {}
         self.readers = Readers(config.secrets, layout_lists)
         self._lock = threading.Lock()

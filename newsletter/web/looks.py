@@ -62,8 +62,9 @@ def accepted_language(header: str) -> Language | None:
 class Looks:
     """Finds and keeps the looks of the pages; safe to share between threads."""
 
-    def __init__(self, layouts_dir: Path) -> None:
+    def __init__(self, layouts_dir: Path, issues_dir: Path | None = None) -> None:
         self.layouts_dir = layouts_dir
+        self.issues_dir = issues_dir
         self._lock = threading.Lock()
         self._layouts: dict[tuple[Path, str], tuple[tuple[int, ...], Layout | None]] = {}
         self._issues: dict[Path, tuple[tuple[int, ...], _Issue | None]] = {}
@@ -118,6 +119,11 @@ class Looks:
         for delivery in reversed(ledger.deliveries()):
             if delivery.source_path and (found := self._issue(Path(delivery.source_path))):
                 break
+        if found is None and self.issues_dir is not None and self.issues_dir.is_dir():
+            # A machine of its own, which sent nothing: the newest issue file copied beside it.
+            for path in sorted(self.issues_dir.glob("*.yaml"), reverse=True):
+                if found := self._issue(path):
+                    break
         with self._lock:
             self._house = (time.monotonic(), found)
         return found

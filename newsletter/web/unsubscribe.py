@@ -48,6 +48,7 @@ def endpoint_config(settings: Settings) -> EndpointConfig:
         secrets=tuple(secrets),
         db=settings.db,
         layouts_dir=settings.layouts_dir,
+        issues_dir=settings.issues_dir,
         sender=address_setting("NEWSLETTER_FROM", settings.from_) if settings.from_ else None,
         mailto=mailto or None,
     )
