@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import email
+import email.policy
 import io
 import socket
 from collections import Counter
@@ -263,3 +265,22 @@ def test_suppress_pull_without_the_setting_says_which_to_set(cli: Cli) -> None:
     result = cli.run("suppress", "pull", NEWSLETTER_SUPPRESSIONS_URL="")
     assert result.returncode == 2
     assert result.stderr.startswith("error: set NEWSLETTER_SUPPRESSIONS_URL to the endpoint's suppressions")
+
+
+def test_a_dispatch_held_by_a_failing_pull_tells_the_staff_once_a_day(
+    cli: Cli, suppressions_endpoint: Endpoint
+) -> None:
+    emails = _audience(300)
+    cli.recipients(emails, name="issues/leden.csv")
+    copy_sample(cli.folder, "2026-01", status="ready", send_at="2026-01-20T09:00", audience="leden.csv")
+    staff = {"NEWSLETTER_SECRET": "not-the-endpoints-secret", "NEWSLETTER_REPORT_TO": "redactie@example.org"}
+    for minute in ("05", "10"):
+        held = cli.dispatch(f"2026-01-20T09:{minute}", **staff)
+        assert held.returncode == 2, output(held)
+        assert logged(held, "pull-failed")
+    (alert,) = cli.server.recorder.messages  # the issue itself went to nobody
+    assert alert.rcpts == ("redactie@example.org",)
+    assert alert.subject == "Newsletter held: the unsubscribes cannot be fetched"
+    body = email.message_from_bytes(alert.data, policy=email.policy.default).get_body()
+    assert body is not None
+    assert "refused the credential (401)" in body.get_content()

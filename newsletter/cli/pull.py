@@ -5,6 +5,7 @@ its first message. Without the setting there is nothing to pull: the endpoint wr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -63,6 +64,24 @@ def dispatch_refresh(settings: Settings) -> Callable[[Ledger, dt.datetime], str]
     def refresh(ledger: Ledger, now: dt.datetime) -> str:
         from newsletter.feedback.pull import pull
 
-        return pull(source, ledger, now).sentence()
+        try:
+            return pull(source, ledger, now).sentence()
+        except PullError as e:
+            _tell_staff(settings, ledger, str(e), now)
+            raise
 
     return refresh
+
+
+def _tell_staff(settings: Settings, ledger: Ledger, problem: str, now: dt.datetime) -> None:
+    """Mail NEWSLETTER_REPORT_TO that dispatch holds the issue, once a day; a mail that cannot go
+    changes nothing (dispatch logs the failed pull itself)."""
+    from newsletter.delivering.staff_mail import Staff
+    from newsletter.feedback.alerts import mail_pull_failure
+
+    with contextlib.suppress(NewsletterError):
+        to = settings.report_addresses()
+        if to:
+            mail_pull_failure(
+                Staff(settings.envelope(for_real=True), settings.smtp_sender(), to), ledger, problem, now
+            )
