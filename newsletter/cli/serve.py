@@ -7,12 +7,16 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from newsletter.cli.context import load_settings
 from newsletter.cli.output import EXIT_BAD_INPUT, cannot_listen, error, user_errors
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
+    from newsletter.web.endpoint import Endpoint
 
 
 def serve(
@@ -45,12 +49,7 @@ def serve(
         endpoint.close()
         error(cannot_listen(host, port, e))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(
-        f"answering {settings.unsubscribe_url} at http://{shown}:{port}{endpoint.path} (Ctrl-C to stop)"
-    )
-    typer.echo(f"  for {', '.join(lists)}; recording in {settings.db}")
-    typer.echo(f"  suppressions for a sender elsewhere at {endpoint.shape.pull_path}")
+    _announce(settings, endpoint, host, port, lists)
     # One line per unsubscribe on stderr, the address masked, never a token.
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr
@@ -65,3 +64,20 @@ def serve(
         server.close()
         endpoint.close()
     typer.echo("stopped")
+
+
+def _announce(settings: Settings, endpoint: Endpoint, host: str, port: int, lists: list[str]) -> None:
+    """Where it listens, for which lists, into which ledger, and which secrets it takes."""
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"answering {settings.unsubscribe_url} at http://{shown}:{port}{endpoint.path} (Ctrl-C to stop)"
+    )
+    typer.echo(f"  for {', '.join(lists)}; recording in {settings.db}")
+    typer.echo(f"  suppressions for a sender elsewhere at {endpoint.shape.pull_path}")
+    previous = len(endpoint.config.secrets) - 1
+    # A secret that differs from the sender's makes every link fail, silently for the reader.
+    typer.echo(
+        "  links signed with NEWSLETTER_SECRET"
+        + (f" and {previous} of NEWSLETTER_PREVIOUS_SECRETS" if previous else "")
+        + ": a link of a test send checks that it is the sender's"
+    )
