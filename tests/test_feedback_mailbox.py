@@ -19,6 +19,7 @@ from mail_corpus import (
     corpus_ledger,
     corpus_names,
     mail,
+    message_id,
 )
 
 from newsletter.config import Settings
@@ -352,3 +353,16 @@ def test_a_bounce_to_a_tagged_address_the_ledger_never_sent_is_left_alone(ledger
     verdict = handle(data, ledger, RULES, LATER)
     assert (verdict.result, verdict.left_alone) == ("left alone", "other_mailing")
     assert _state(ledger) == before
+
+
+def test_an_unsubscribe_mail_that_replies_to_an_older_issue_is_counted_under_that_issue(
+    three_issues: Ledger,
+) -> None:
+    reader = READERS[2]
+    data = (
+        f"From: <{reader}>\r\nTo: {UNSUBSCRIBE_MAILTO}\r\nSubject: Re: uitschrijven\r\n"
+        f"In-Reply-To: {message_id(reader, '2026-01')}\r\nMessage-ID: <reply-old@mail.example.com>\r\n\r\n"
+        "Uitschrijven graag.\r\n"
+    ).encode()
+    verdict = handle(data, three_issues, RULES, LATER)
+    assert [(e.kind, e.issue) for e in verdict.entries] == [("unsubscribed", "2026-01")]

@@ -47,7 +47,16 @@ def classify(data: bytes, *, unsubscribe_mailto: str | None = None) -> Finding:
     request = unsubscribe_reader(message, unsubscribe_mailto)
     if request is not None:
         reader, words = request
-        return Finding("unsubscribe", own_id, envelope=envelope, reader=reader, detail=words, form="mailto")
+        answers = message_id(header(message, "In-Reply-To")) or None  # a reply to one issue
+        return Finding(
+            "unsubscribe",
+            own_id,
+            original_message_id=answers,
+            envelope=envelope,
+            reader=reader,
+            detail=words,
+            form="mailto",
+        )
     sign = challenge_sign(message)
     if sign:
         return _left("challenge", own_id, envelope, f"a challenge-response ({sign})")

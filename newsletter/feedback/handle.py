@@ -183,12 +183,14 @@ def _unsubscribe(finding: Finding, ledger: Ledger, rules: Rules, now: dt.datetim
     except ValueError:
         reader = finding.reader
     detail = f"mailed {rules.unsubscribe_mailto}, {finding.detail}"
+    # The issue it replies to, when it is a reply to one of ours; else the last one the reader had.
+    replied = ledger.find_message(finding.original_message_id) if finding.original_message_id else None
     event = Feedback(
         "unsubscribed",
         reader,
         "mailto",
         now,
-        ledger.latest_issue_to(reader),
+        replied[0] if replied else ledger.latest_issue_to(reader),
         detail,
         f"{proof} {address_key(reader)}",
     )
