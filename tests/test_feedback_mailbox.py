@@ -366,3 +366,17 @@ def test_an_unsubscribe_mail_that_replies_to_an_older_issue_is_counted_under_tha
     ).encode()
     verdict = handle(data, three_issues, RULES, LATER)
     assert [(e.kind, e.issue) for e in verdict.entries] == [("unsubscribed", "2026-01")]
+
+
+def test_an_unsubscribe_mail_from_an_address_no_issue_went_to_is_left_for_a_person(ledger: Ledger) -> None:
+    """ "Please remove lid080@…", written from a private address: suppressing the sender would change
+    nothing, and the reader meant would go on getting the issue, so a person must look at it."""
+    data = (
+        f"From: <l.tachtig@example.net>\r\nTo: {UNSUBSCRIBE_MAILTO}\r\nSubject: unsubscribe\r\n"
+        "Message-ID: <other-address@mail.example.net>\r\n\r\nPlease remove my work address.\r\n"
+    ).encode()
+    before = _state(ledger)
+    verdict = handle(data, ledger, RULES, LATER)
+    assert (verdict.result, verdict.left_alone) == ("left alone", "unknown_reader")
+    assert "l.tachtig@example.net" in verdict.note
+    assert _state(ledger) == before

@@ -158,7 +158,9 @@ def test_everyone_who_left_is_suppressed_before_the_next_send_and_a_link_scanner
 
     with Ledger.for_reading(sender / "newsletter.sqlite3") as ledger:
         listed = {s.email: (s.reason, s.source) for s in ledger.suppressions()}
+        issues = {s.email: s.issue for s in ledger.suppressions()}
         came_back = ledger.feedback_counts("2026-01")
+    assert set(issues.values()) == {"2026-01"}  # the pulled ones too: the issue this sender sent them
     assert listed == {
         GMAIL_BUTTON: ("unsubscribed", "one-click (pulled from 127.0.0.1)"),
         PAGE: ("unsubscribed", "unsubscribe page (pulled from 127.0.0.1)"),

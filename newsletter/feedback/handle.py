@@ -182,6 +182,14 @@ def _unsubscribe(finding: Finding, ledger: Ledger, rules: Rules, now: dt.datetim
         reader = check_address(finding.reader)
     except ValueError:
         reader = finding.reader
+    if ledger.latest_issue_to(reader) is None:
+        # Written from an address no issue went to ("please remove my work address"): suppressing
+        # the sender would change nothing, and the reader it means would go on getting the issue.
+        return Verdict(
+            "left alone",
+            left_alone="unknown_reader",
+            note=f"an unsubscribe request from {reader}, an address no issue went to: see whom it means",
+        )
     detail = f"mailed {rules.unsubscribe_mailto}, {finding.detail}"
     # The issue it replies to, when it is a reply to one of ours; else the last one the reader had.
     replied = ledger.find_message(finding.original_message_id) if finding.original_message_id else None

@@ -18,6 +18,7 @@ urllib would carry the credential along to wherever they point.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import http.client
 import json
@@ -103,6 +104,11 @@ def pull(endpoint: Endpoint, ledger: Ledger, now: dt.datetime) -> Pulled:
     since = ledger.note(endpoint.note) or ""
     pulled, old, until = fetch(endpoint, since)
     where = f"pulled from {endpoint.host}"
+    # The endpoint on a machine of its own knows no issues: credit the one this sender last sent.
+    pulled = [
+        row if row.issue else dataclasses.replace(row, issue=ledger.latest_issue_to(row.email))
+        for row in pulled
+    ]
     new = ledger.merge_suppressions(pulled, now, source=where) if pulled else 0
     for row in pulled:
         _count(ledger, row, where)

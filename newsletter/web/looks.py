@@ -99,7 +99,9 @@ class Looks:
 
     def _language(self, ledger: Ledger, accept: str) -> Language:
         latest = self._latest_issue(ledger)
-        return accepted_language(accept) or (latest.language if latest else "en")
+        # The newsletter's own language first, as the same reader sees it beside the sender; the
+        # browser's only when no issue says it.
+        return latest.language if latest else (accepted_language(accept) or "en")
 
     def _house_layout(self, ledger: Ledger) -> Layout | None:
         latest = self._latest_issue(ledger)
