@@ -104,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
-        pass
+        """Quiet: http.server would log each request to the test's stderr."""
 
 
 class _Server(ThreadingHTTPServer):

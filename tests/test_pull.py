@@ -95,7 +95,7 @@ def answering() -> Iterator[Callable[[int, str, bytes], str]]:
                 self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
-                pass
+                """Quiet: http.server would log each request to the test's stderr."""
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
