@@ -78,7 +78,8 @@ def _password(smtp: smtplib.SMTP, where: str, username: str, password: str) -> N
     try:
         smtp.login(username, password)
     except smtplib.SMTPAuthenticationError as e:
-        said = _said(e).replace(password, "…") if password else _said(e)
+        # A server that repeats what it was given must not print it; a short password would mangle words.
+        said = _said(e).replace(password, "…") if len(password) >= 8 else _said(e)
         if _BASIC_AUTH_OFF.search(said):
             raise SendError(
                 f"{where} no longer takes a password login ({said}): switch to OAuth2 with "
