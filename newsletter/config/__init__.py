@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     smtp_ca_file: Path | None = None
     smtp_plaintext_auth: Literal["refuse", "allow"] = "refuse"
+    # OAuth2 login (XOAUTH2); `config.login` turns these into the token source.
+    smtp_auth: Literal["password", "xoauth2"] | None = None
+    smtp_token_command: str | None = None
+    oauth_tenant: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_authority: str | None = None
     recipients: Path | None = None
     db: Path = Path("newsletter.sqlite3")
     outbox: Path = Path("outbox")
@@ -155,6 +162,7 @@ class Settings(BaseSettings):
 
     def smtp_sender(self) -> SMTPSender:
         from newsletter.config.checks import ascii_host
+        from newsletter.config.login import smtp_tokens
         from newsletter.sending.smtp import Security, SMTPSender
 
         if not self.smtp_host:
@@ -163,6 +171,7 @@ class Settings(BaseSettings):
         security = Security(self.smtp_security)
         default_port = {Security.SSL: 465, Security.STARTTLS: 587, Security.NONE: 25}[security]
         plaintext_auth = self.smtp_plaintext_auth == "allow"
+        tokens = smtp_tokens(self)
         if security is Security.NONE and self.smtp_username and not plaintext_auth:
             raise ConfigError(
                 "NEWSLETTER_SMTP_SECURITY=none would send NEWSLETTER_SMTP_PASSWORD unencrypted; set "
@@ -178,6 +187,7 @@ class Settings(BaseSettings):
             timeout=self.smtp_timeout,
             ssl_context=ssl_context("NEWSLETTER_SMTP_CA_FILE", self.smtp_ca_file),
             allow_plaintext_auth=plaintext_auth,
+            tokens=tokens,
         )
 
     def mailbox_source(self) -> Source | None:
@@ -270,6 +280,7 @@ FIXES = {
     "NEWSLETTER_SMTP_TIMEOUT": "a number of seconds above 0, e.g. 30",
     "NEWSLETTER_SMTP_SECURITY": "starttls, ssl or none",
     "NEWSLETTER_SMTP_PLAINTEXT_AUTH": "refuse or allow",
+    "NEWSLETTER_SMTP_AUTH": "password or xoauth2",
     "NEWSLETTER_REQUIRE_APPROVAL": "true or false",
     "NEWSLETTER_IMAP_PORT": "a port number from 1 to 65535, e.g. 993",
     "NEWSLETTER_IMAP_SECURITY": "ssl, starttls or none",
@@ -282,6 +293,7 @@ SECRETS = (
     "NEWSLETTER_PREVIOUS_SECRETS",
     "NEWSLETTER_SMTP_PASSWORD",
     "NEWSLETTER_IMAP_PASSWORD",
+    "NEWSLETTER_OAUTH_CLIENT_SECRET",
 )
 
 
