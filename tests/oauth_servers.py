@@ -172,7 +172,7 @@ class TokenEndpoint:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                """Quiet: http.server would log each request to the test's stderr."""
 
             def do_GET(self) -> None:
                 if self.path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
