@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import dispatch, mailbox, publish, send, serve, status, write
+from newsletter.cli import dispatch, doctor, mailbox, publish, send, serve, status, write
 from newsletter.cli.help import PlainCommand, PlainGroup
 from newsletter.cli.layout import layout_app
 from newsletter.cli.output import EXIT_OK
@@ -63,6 +63,7 @@ app.command(cls=PlainCommand, rich_help_panel="Publish")(publish.archive)
 app.command(cls=PlainCommand, rich_help_panel="Send")(dispatch.dispatch)
 app.command(cls=PlainCommand, rich_help_panel="Send")(serve.serve)
 app.command(cls=PlainCommand, rich_help_panel="Send")(mailbox.mailbox)
+app.command(cls=PlainCommand, rich_help_panel="Set up")(doctor.doctor)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from newsletter.errors import ConfigError
 
 if TYPE_CHECKING:
     from newsletter.composing.message import Envelope
+    from newsletter.config.relays import Profile
     from newsletter.delivering.loop import Options, Rate
     from newsletter.feedback.mailbox import Source
     from newsletter.feedback.verdict import Rules
@@ -59,6 +60,8 @@ class Settings(BaseSettings):
     archive_url: str | None = None
     asset_base_url: str | None = None
 
+    # A provider's profile (`config.relays`): host, port, security, login and limits; explicit settings win.
+    relay: str | None = None
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)
     smtp_username: str | None = None
@@ -108,6 +111,20 @@ class Settings(BaseSettings):
     imap_processed_folder: str = "Processed"
     maildir: Path | None = None
     mailbox_delete: bool = False
+
+    # DKIM: the selector of the From domain's key (for `doctor`, and for signing with the key file).
+    dkim_selector: str | None = None
+    # Signing by the tool, where the relay does not: the private key (PEM) and the d= domain.
+    dkim_key_file: Path | None = None
+    dkim_domain: str | None = None
+    # The DNS server `doctor` asks, host or host:port; empty: the system's resolvers.
+    dns_server: str | None = None
+
+    def relay_profile(self) -> Profile | None:
+        """The provider profile NEWSLETTER_RELAY names, or None; ConfigError for a name there is none of."""
+        from newsletter.config.relays import relay_profile
+
+        return relay_profile(self.relay) if self.relay else None
 
     def envelope(self, *, for_real: bool) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send.

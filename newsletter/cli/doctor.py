@@ -1,0 +1,79 @@
+"""`newsletter doctor`: checks the From domain's DNS, the relay and a round trip, and says what to fix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from newsletter.cli.context import load_settings
+from newsletter.cli.output import EXIT_FAILED, EXIT_OK, user_errors
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
+    from newsletter.doctor.findings import Finding
+
+
+def doctor(
+    to: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Where the round-trip message goes; default the bounce mailbox's address, read back.",
+        ),
+    ] = None,
+    no_send: Annotated[
+        bool, typer.Option("--no-send", help="Check DNS and the relay only; send no message.")
+    ] = False,
+    wait: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Seconds to wait for the round-trip message to arrive.")
+    ] = 120,
+) -> None:
+    """Check, before the first send and whenever mail goes missing, what decides whether Gmail, Yahoo
+    and Outlook.com take the mail and show its unsubscribe button: the From domain's SPF, DMARC and DKIM
+    records, the relay (connection, TLS, login, From address), and one real message sent through the
+    relay and read back from the bounce mailbox, whose signature and headers are checked.
+
+    Each finding says what to change and where. Exit 1 when something would make mail be refused.
+    """
+    settings = load_settings()
+    findings: list[Finding] = []
+    with user_errors():
+        findings += _show(_dns_findings(settings))
+        findings += _show(_relay_findings(settings))
+        if not no_send:
+            findings += _show(_round_trip_findings(settings, to, wait))
+    from newsletter.doctor.findings import Level
+
+    errors = sum(f.level is Level.ERROR for f in findings)
+    warnings = sum(f.level is Level.WARNING for f in findings)
+    typer.echo(f"{errors} error(s), {warnings} warning(s)")
+    raise typer.Exit(EXIT_FAILED if errors else EXIT_OK)
+
+
+def _show(findings: list[Finding]) -> list[Finding]:
+    """Each finding as it comes: a round trip waits, and the DNS findings are worth reading meanwhile."""
+    from newsletter.doctor.findings import Level
+
+    marks = {Level.OK: ("ok", typer.colors.GREEN), Level.WARNING: ("warning", typer.colors.YELLOW)}
+    for finding in findings:
+        mark, colour = marks.get(finding.level, ("error", typer.colors.RED))
+        typer.secho(f"{mark:>7}  {finding.area}: {finding.what}", fg=colour)
+        if finding.fix:
+            typer.echo(f"         fix: {finding.fix}")
+    return findings
+
+
+def _dns_findings(settings: Settings) -> list[Finding]:  # noqa: ARG001 (groundwork: filled next)
+    """SPF, DMARC and DKIM of the From domain (and the envelope sender's)."""
+    return []
+
+
+def _relay_findings(settings: Settings) -> list[Finding]:  # noqa: ARG001 (groundwork: filled next)
+    """Connection, TLS and certificate, login, and the From address accepted."""
+    return []
+
+
+def _round_trip_findings(settings: Settings, to: str | None, wait: int) -> list[Finding]:  # noqa: ARG001
+    """One real message through the relay, read back over IMAP and checked."""
+    return []
