@@ -100,12 +100,23 @@ def load_key(pem: bytes) -> DkimKey:
         )
         raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return DkimKey("ed25519", 256, base64.b64encode(seed), base64.b64encode(raw))
-    raise KeyProblem(f"a {type(key).__name__.removesuffix('PrivateKey')} key; DKIM signs with RSA or Ed25519")
+    kind = type(key).__name__.removeprefix("_").removesuffix("PrivateKey")
+    raise KeyProblem(f"the key is {kind}, not RSA or Ed25519, the kinds DKIM signs with")
 
 
 def dkim_record(key: DkimKey) -> str:
     """The TXT record to publish at <selector>._domainkey.<domain>: `v=DKIM1; k=rsa; p=…`."""
     return f"v=DKIM1; k={key.kind}; p={key.public.decode('ascii')}"
+
+
+def publishes(record: str, key: DkimKey) -> bool:
+    """Whether the TXT `record` found in DNS publishes `key`'s public half (k= defaults to rsa;
+    spaces inside p=, as DNS panels split long values, do not count)."""
+    tags = {}
+    for part in record.split(";"):
+        name, _, value = part.partition("=")
+        tags[name.strip().lower()] = "".join(value.split())
+    return tags.get("k", "rsa") == key.kind and tags.get("p", "") == key.public.decode("ascii")
 
 
 def record_name(selector: str, domain: str) -> str:

@@ -165,6 +165,10 @@ class Settings(BaseSettings):
         )
         if not sign or self.dkim_key_file is None:
             return envelope
+        if not self.from_:
+            raise ConfigError(
+                "NEWSLETTER_DKIM_KEY_FILE is set: set NEWSLETTER_FROM too, an address of its domain"
+            )
         signer = dkim_signer(self.dkim_key_file, self.dkim_selector, self.dkim_domain, envelope.domain)
         return replace(envelope, dkim=signer)
 

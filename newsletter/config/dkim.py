@@ -2,14 +2,17 @@
 NEWSLETTER_DKIM_SELECTOR and NEWSLETTER_DKIM_DOMAIN before anything is sent.
 
 Each mistake is one ConfigError naming the setting; the key's bytes never appear in one.
+
+`python -m newsletter.config.dkim` prints the TXT record to publish for the key in the settings.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
-from newsletter.composing.dkim import DkimKey, KeyProblem, Signer, load_key
+from newsletter.composing.dkim import DkimKey, KeyProblem, Signer, dkim_record, load_key
 from newsletter.errors import ConfigError
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -21,6 +24,8 @@ def read_key(path: Path) -> DkimKey:
     """The private key in the file NEWSLETTER_DKIM_KEY_FILE names; ConfigError saying what is wrong."""
     name = "NEWSLETTER_DKIM_KEY_FILE"
     try:
+        if path.is_dir():
+            raise ConfigError(f"{name}={path} is a folder; give the private key's PEM file in it")
         if not path.is_file():
             raise ConfigError(f"{name}={path}: no such file; give the private key's PEM file")
         if path.stat().st_size > _MAX_KEY_FILE:
@@ -78,3 +83,34 @@ def dkim_signer(
             f"receivers' DMARC checks would fail; write {from_domain} or a parent domain of it"
         )
     return Signer(read_key(key_file), s, d)
+
+
+def published_record(signer: Signer) -> list[str]:
+    """What to publish in DNS for `signer`, as lines for a person: the name, the type, the value."""
+    return [
+        f"name:  {signer.record_name}",
+        "type:  TXT",
+        f"value: {dkim_record(signer.key)}",
+        f"({signer.description}; the value holds only the public key)",
+    ]
+
+
+def main() -> int:
+    """Print the DKIM record for the settings in .env and the environment; 2 for a mistake in them."""
+    from newsletter.config import load_settings
+
+    try:
+        settings = load_settings()
+        if settings.dkim_key_file is None:
+            raise ConfigError("set NEWSLETTER_DKIM_KEY_FILE (and _SELECTOR) to the key to publish")
+        signer = settings.envelope(for_real=False).dkim
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    assert signer is not None  # a key file is set
+    print("\n".join(published_record(signer)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
