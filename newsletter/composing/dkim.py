@@ -70,13 +70,16 @@ def load_key(pem: bytes) -> DkimKey:
     or an RSA key under MIN_RSA_BITS.
     """
     if b"ENCRYPTED" in pem or b"Proc-Type: 4,ENCRYPTED" in pem:
-        raise KeyProblem("the key is encrypted with a passphrase; store it without one (chmod 600 instead)")
+        raise KeyProblem(
+            "the key is encrypted with a passphrase; store it without one, readable only by this user "
+            "(chmod 600)"
+        )
     if b"-----BEGIN" not in pem:
         raise KeyProblem('not a PEM private key (it must start with "-----BEGIN PRIVATE KEY-----")')
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except TypeError:
-        raise KeyProblem("the key is encrypted with a passphrase; store it without one") from None
+        raise KeyProblem("the key is encrypted with a passphrase; store it without one (chmod 600)") from None
     except (ValueError, UnsupportedAlgorithm):
         raise KeyProblem("not a private key cryptography can read (PKCS#1 or PKCS#8 PEM)") from None
     if isinstance(key, rsa.RSAPrivateKey):
