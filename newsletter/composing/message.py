@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, getaddresses, parseaddr
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from newsletter.composing import headers
-from newsletter.composing.dkim import Signer
 from newsletter.composing.tokens import (
     bounce_address,
     unsubscribe_token,
@@ -33,6 +33,10 @@ from newsletter.composing.tokens import (
 from newsletter.errors import MergeError
 from newsletter.model import Recipient, Rendered, address_key
 from newsletter.model.merge import BadLink, Plan, html_escape, keep, resolve
+
+if TYPE_CHECKING:
+    # Only a run that signs imports dkimpy and cryptography (`config.dkim` makes the signer).
+    from newsletter.composing.dkim import Signer
 
 CRLF = b"\r\n"
 

@@ -136,7 +136,6 @@ class Settings(BaseSettings):
         """
         from newsletter.composing.message import Envelope
         from newsletter.config.checks import address_setting, bounce_address_setting, unsubscribe_url_setting
-        from newsletter.config.dkim import dkim_signer
 
         if for_real:
             missing = [
@@ -169,6 +168,8 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "NEWSLETTER_DKIM_KEY_FILE is set: set NEWSLETTER_FROM too, an address of its domain"
             )
+        from newsletter.config.dkim import dkim_signer  # dkimpy and cryptography: only a run that signs
+
         signer = dkim_signer(self.dkim_key_file, self.dkim_selector, self.dkim_domain, envelope.domain)
         return replace(envelope, dkim=signer)
 
