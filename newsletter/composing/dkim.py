@@ -51,8 +51,8 @@ class DkimKey:
 
     kind: Kind
     bits: int  # 256 for Ed25519
-    private: bytes = b""  # PKCS#1 PEM (RSA) or the base64 seed (Ed25519), as dkim.sign takes it
-    public: bytes = b""  # the p= value of the TXT record (base64, ASCII)
+    private: bytes  # PKCS#1 PEM (RSA) or the base64 seed (Ed25519), as dkim.sign takes it
+    public: bytes  # the p= value of the TXT record (base64, ASCII)
 
     def __repr__(self) -> str:
         # Never the private key, in a traceback or a log.
@@ -69,7 +69,8 @@ def load_key(pem: bytes) -> DkimKey:
     Raises KeyProblem for an encrypted key, something that is no private key, another kind of key,
     or an RSA key under MIN_RSA_BITS.
     """
-    if b"ENCRYPTED" in pem or b"Proc-Type: 4,ENCRYPTED" in pem:
+    # "BEGIN ENCRYPTED PRIVATE KEY" (PKCS#8) or "Proc-Type: 4,ENCRYPTED" (OpenSSL's PKCS#1).
+    if b"ENCRYPTED" in pem:
         raise KeyProblem(
             "the key is encrypted with a passphrase; store it without one, readable only by this user "
             "(chmod 600)"
