@@ -165,6 +165,8 @@ def _dry_run(
         else "no messages written"
     )
     typer.echo(f"a real send {done.plan.sentence()}; {written}")
+    if campaign.envelope.dkim is not None:
+        typer.echo(f"signed with {campaign.envelope.dkim.description}, as a real send signs them")
     command = f"newsletter send {file}" + (f" --recipients {recipients}" if recipients else "")
     typer.echo(_after_dry_run(done.plan, command, retry_failed))
     raise typer.Exit(EXIT_OK if done.report.exit_code == 0 else EXIT_FAILED)
@@ -189,6 +191,8 @@ def _test_send(campaign: Campaign, sender: SMTPSender, settings: Settings, addre
     from newsletter.delivering.campaign import send_test
 
     typer.echo(f"sending a test to {', '.join(addresses)} through {sender.host}:{sender.port}…")
+    if campaign.envelope.dkim is not None:
+        typer.echo(f"signed with {campaign.envelope.dkim.description}")
     with stop_on_signals(notice) as interrupt:
         result = send_test(campaign, sender, addresses, settings.options(), interrupt=interrupt)
     typer.echo(f"test send of {campaign.slug}, personalised as {result.persona}")

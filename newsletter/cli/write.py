@@ -166,7 +166,7 @@ def preview(
     project = project_of(settings)
     people = _preview_people(file, recipients or settings.recipients)
     with user_errors():
-        sender = settings.envelope(for_real=False).sender
+        sender = settings.envelope(for_real=False, sign=False).sender
     viewer = Preview(project, file, sender=sender, recipients=people)
     try:
         server = serve(viewer, host, port)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, getaddresses, parseaddr
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from newsletter.composing import headers
@@ -32,6 +33,10 @@ from newsletter.composing.tokens import (
 from newsletter.errors import MergeError
 from newsletter.model import Recipient, Rendered, address_key
 from newsletter.model.merge import BadLink, Plan, html_escape, keep, resolve
+
+if TYPE_CHECKING:
+    # Only a run that signs imports dkimpy and cryptography (`config.dkim` makes the signer).
+    from newsletter.composing.dkim import Signer
 
 CRLF = b"\r\n"
 
@@ -49,6 +54,8 @@ class Envelope:
     # The envelope sender (MAIL FROM), where bounces go: e.g. bounces+{token}@…, the tag of each
     # message's Message-ID in place of {token} (VERP). None: the From address.
     bounce_address: str | None = None
+    # Signs every finished message (DKIM) where the relay does not; None: sent unsigned.
+    dkim: Signer | None = None
 
     @property
     def domain(self) -> str:
@@ -282,10 +289,14 @@ class Composer:
             body += [html_head, html, CRLF]
         body.append(f"--{alt}--\r\n".encode())
         bounces = self.envelope.bounce_address
+        wire = b"".join(body)
+        if self.envelope.dkim is not None:
+            # Last, over the message as it goes out: every per-recipient header and the subject prefix.
+            wire = self.envelope.dkim.sign(wire)
         return Outgoing(
             recipient=recipient,
             message_id=mid,
-            data=b"".join(body),
+            data=wire,
             envelope_from=bounce_address(bounces, mid) if bounces else self.from_address,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -126,10 +127,12 @@ class Settings(BaseSettings):
 
         return relay_profile(self.relay) if self.relay else None
 
-    def envelope(self, *, for_real: bool) -> Envelope:
+    def envelope(self, *, for_real: bool, sign: bool = True) -> Envelope:
         """Sender and unsubscribe settings; examples for a local render, required for a real send.
+        With NEWSLETTER_DKIM_KEY_FILE (and `sign`) it carries the DKIM signer, the key read once.
 
-        Raises ConfigError for a value that is not an address or a usable unsubscribe URL.
+        Raises ConfigError for a value that is not an address or a usable unsubscribe URL, and for
+        a DKIM key or selector that cannot sign.
         """
         from newsletter.composing.message import Envelope
         from newsletter.config.checks import address_setting, bounce_address_setting, unsubscribe_url_setting
@@ -147,7 +150,7 @@ class Settings(BaseSettings):
             if missing:
                 raise ConfigError(f"set {', '.join(missing)} in .env or the environment (see .env.example)")
         url, _ = unsubscribe_url_setting(self.unsubscribe_url or EXAMPLE_UNSUBSCRIBE_URL, for_real=for_real)
-        return Envelope(
+        envelope = Envelope(
             sender=address_setting("NEWSLETTER_FROM", self.from_) if self.from_ else EXAMPLE_SENDER,
             reply_to=address_setting("NEWSLETTER_REPLY_TO", self.reply_to) if self.reply_to else None,
             unsubscribe_url=url,
@@ -159,6 +162,16 @@ class Settings(BaseSettings):
             secret=self.secret.get_secret_value() if self.secret else "not-a-secret",
             bounce_address=bounce_address_setting(self.bounce_address) if self.bounce_address else None,
         )
+        if not sign or self.dkim_key_file is None:
+            return envelope
+        if not self.from_:
+            raise ConfigError(
+                "NEWSLETTER_DKIM_KEY_FILE is set: set NEWSLETTER_FROM too, an address of its domain"
+            )
+        from newsletter.config.dkim import dkim_signer  # dkimpy and cryptography: only a run that signs
+
+        signer = dkim_signer(self.dkim_key_file, self.dkim_selector, self.dkim_domain, envelope.domain)
+        return replace(envelope, dkim=signer)
 
     def unsubscribe_secrets(self) -> list[str]:
         """The secrets an unsubscribe token may be signed with: NEWSLETTER_SECRET first, then

@@ -128,6 +128,7 @@ def plan(
 
 def announcement(campaign: Campaign, chosen: Plan, file: Path, server: str) -> list[str]:
     """What a real send says before it asks: the issue, its sender, whom it reaches now, the server."""
+    signer = campaign.envelope.dkim
     return [
         f"issue:      {campaign.slug} ({file})",
         f"subject:    {campaign.loaded.issue.subject}",
@@ -135,6 +136,7 @@ def announcement(campaign: Campaign, chosen: Plan, file: Path, server: str) -> l
         f"audience:   {campaign.audience.source}",
         f"recipients: {chosen.sentence()}",
         f"server:     {server}",
+        *([f"signed:     {signer.description}"] if signer else []),
     ]
 
 
