@@ -58,7 +58,7 @@ def profile_values(profile: Profile, given: Mapping[str, Any]) -> dict[str, Any]
 class ProfileSource(PydanticBaseSettingsSource):
     """NEWSLETTER_RELAY's profile as a settings source; a name there is none of raises ConfigError."""
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:  # noqa: ARG002
         # Only __call__ is used: the values depend on each other, not on one field at a time.
         return None, field_name, False
 
@@ -91,6 +91,4 @@ def origins(settings_cls: type[BaseSettings]) -> dict[str, str]:
 def _field_names(settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> list[str]:
     """The field names of a source's keys: a field with an alias comes back under its alias."""
     by_alias = {info.alias: name for name, info in settings_cls.model_fields.items() if info.alias}
-    return [
-        by_alias.get(key, key) for key in values if by_alias.get(key, key) in settings_cls.model_fields
-    ]
+    return [by_alias.get(key, key) for key in values if by_alias.get(key, key) in settings_cls.model_fields]
