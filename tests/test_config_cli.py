@@ -181,3 +181,20 @@ def test_config_is_listed_under_set_up_beside_doctor(project_dir: Path) -> None:
     set_up = result.stdout[result.stdout.index("Set up") :]
     assert re.search(r"^\s+doctor\s", set_up, re.MULTILINE)
     assert re.search(r"^\s+config\s+Print every setting", set_up, re.MULTILINE)
+
+
+def test_env_example_copied_with_only_the_relay_filled_in_gets_the_profiles_values(project_dir: Path) -> None:
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    (project_dir / ".env").write_text(example.replace("\nNEWSLETTER_RELAY=\n", "\nNEWSLETTER_RELAY=brevo\n"))
+    code, stdout, stderr = _config(project_dir)
+    assert code == 0, stderr
+    shown = _lines(stdout)
+    for name in (
+        "NEWSLETTER_SMTP_HOST",
+        "NEWSLETTER_SMTP_PORT",
+        "NEWSLETTER_SMTP_SECURITY",
+        "NEWSLETTER_DAILY_LIMIT",
+    ):
+        assert shown[name][1] == "profile brevo", name
+    assert shown["NEWSLETTER_RELAY"] == ("brevo", ".env")
+    assert "# overridden by explicit settings: none" in stdout
