@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import dispatch, doctor, mailbox, publish, send, serve, status, write
+from newsletter.cli import config, dispatch, doctor, mailbox, publish, send, serve, status, write
 from newsletter.cli.help import PlainCommand, PlainGroup
 from newsletter.cli.layout import layout_app
 from newsletter.cli.output import EXIT_OK
@@ -64,6 +64,7 @@ app.command(cls=PlainCommand, rich_help_panel="Send")(dispatch.dispatch)
 app.command(cls=PlainCommand, rich_help_panel="Send")(serve.serve)
 app.command(cls=PlainCommand, rich_help_panel="Send")(mailbox.mailbox)
 app.command(cls=PlainCommand, rich_help_panel="Set up")(doctor.doctor)
+app.command(cls=PlainCommand, rich_help_panel="Set up")(config.config)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsletter.delivering.schedule import DEFAULT_TIMEZONE, parse_duration
 from newsletter.errors import ConfigError
@@ -120,6 +120,20 @@ class Settings(BaseSettings):
     dkim_domain: str | None = None
     # The DNS server `doctor` asks, host or host:port; empty: the system's resolvers.
     dns_server: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """NEWSLETTER_RELAY's profile below the environment and .env, above the defaults."""
+        from newsletter.config.sources import ProfileSource
+
+        return init_settings, env_settings, dotenv_settings, ProfileSource(settings_cls), file_secret_settings
 
     def relay_profile(self) -> Profile | None:
         """The provider profile NEWSLETTER_RELAY names, or None; ConfigError for a name there is none of."""

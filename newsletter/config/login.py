@@ -17,7 +17,11 @@ _ENTRA = ("NEWSLETTER_OAUTH_TENANT", "NEWSLETTER_OAUTH_CLIENT_ID", "NEWSLETTER_O
 
 
 def login_kind(settings: Settings) -> str:
-    """password or xoauth2: NEWSLETTER_SMTP_AUTH, else xoauth2 when a token source and no password is set."""
+    """password or xoauth2: NEWSLETTER_SMTP_AUTH, else xoauth2 when a token source and no password is set.
+
+    A relay profile's login kind arrives as NEWSLETTER_SMTP_AUTH only when no login setting is given
+    (`config.sources`): an explicit password beside NEWSLETTER_RELAY=microsoft365 means password login.
+    """
     if settings.smtp_auth:
         return settings.smtp_auth
     token_source = settings.smtp_token_command or settings.oauth_tenant or settings.oauth_client_id
@@ -30,10 +34,10 @@ def smtp_tokens(settings: Settings) -> TokenSource | None:
 
     if login_kind(settings) == "password":
         return None
+    why = _why_xoauth2(settings)
     if not settings.smtp_username:
         raise ConfigError(
-            "NEWSLETTER_SMTP_AUTH=xoauth2 logs in as NEWSLETTER_SMTP_USERNAME: set it to the address of "
-            "the sending mailbox"
+            f"{why} logs in as NEWSLETTER_SMTP_USERNAME: set it to the address of the sending mailbox"
         )
     entra = {
         "NEWSLETTER_OAUTH_TENANT": settings.oauth_tenant,
@@ -59,9 +63,10 @@ def smtp_tokens(settings: Settings) -> TokenSource | None:
         return TokenCommand(command, timeout=settings.smtp_timeout)
     missing = [name for name, value in entra.items() if not value]
     if len(missing) == len(entra):
+        password = ", or NEWSLETTER_SMTP_PASSWORD where password login is allowed" if settings.relay else ""
         raise ConfigError(
-            "NEWSLETTER_SMTP_AUTH=xoauth2 needs a token: set NEWSLETTER_SMTP_TOKEN_COMMAND, or "
-            f"{', '.join(_ENTRA)} for Microsoft 365 (see .env.example)"
+            f"{why} needs a token: set NEWSLETTER_SMTP_TOKEN_COMMAND, or {', '.join(_ENTRA)} for "
+            f"Microsoft 365{password} (see .env.example)"
         )
     if missing:
         raise ConfigError(
@@ -80,6 +85,14 @@ def smtp_tokens(settings: Settings) -> TokenSource | None:
         authority=_authority(settings.oauth_authority) if settings.oauth_authority else ENTRA_AUTHORITY,
         timeout=settings.smtp_timeout,
     )
+
+
+def _why_xoauth2(settings: Settings) -> str:
+    """What asked for OAuth2, as the person wrote it: the relay profile, or NEWSLETTER_SMTP_AUTH."""
+    profile = settings.relay_profile()
+    if profile is not None and profile.auth == "xoauth2":
+        return f"NEWSLETTER_RELAY={profile.name} (OAuth2 login, xoauth2)"
+    return "NEWSLETTER_SMTP_AUTH=xoauth2"
 
 
 def _authority(value: str) -> str:
