@@ -110,8 +110,9 @@ def render(
         typer.echo(f"  {kind:4} {path}")
     typer.echo(f"{written.eml.name}: {written.eml_bytes / 1024:.0f} KB with {_images(written.embedded)}")
     if written.linked:
+        folder = out / f"{rendered.slug}_files"
         typer.echo(
-            f"  and {_images(written.linked)} linked: upload {out / (rendered.slug + '_files')}/ there"
+            f"{_images(written.linked)} linked: upload what is in {folder}/ to NEWSLETTER_ASSET_BASE_URL"
         )
     size = written.html_bytes
     typer.echo(f"HTML {size / 1024:.1f} KB of Gmail's {GMAIL_CLIP_BYTES // 1024} KB before it clips")
