@@ -64,6 +64,7 @@ class ImageCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
             try:
+                os.fchmod(fd, 0o644)  # mkstemp's 0600 would keep a colleague on the same folder out
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
                 Path(temporary).replace(path)
