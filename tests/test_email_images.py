@@ -421,3 +421,15 @@ def test_the_preview_shows_the_images_as_readers_get_them(project_dir: Path, pho
     assert shown.content_type == "image/jpeg"
     assert opened(shown.data).width == 1104
     assert GPS_MARK not in shown.data
+
+
+def test_a_cache_that_cannot_be_written_only_makes_the_render_slower(project_dir: Path) -> None:
+    save(project_dir, "paneel.png", _png(1800, 900))
+    path = write_issue(project_dir, article("images/paneel.png"))
+    blocked = project_dir / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go", encoding="utf-8")
+    project = Project(project_dir / "issues", project_dir / "layouts", image_cache=blocked / "images")
+    _, rendered = project.render(path)
+    [image] = rendered.images
+    assert opened(image.data).width == 1104
+    assert blocked.read_text(encoding="utf-8") == "a file where the cache folder would go"
