@@ -47,4 +47,4 @@ screenshots: demo
 	$(BIN)/python scripts/screenshots.py build/2026-01.html docs
 
 clean:
-	rm -rf build outbox site .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build outbox site .newsletter-cache .mypy_cache .ruff_cache .pytest_cache

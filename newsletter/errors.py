@@ -4,7 +4,8 @@
     ├── IssueError             an issue file is unreadable or invalid, or uses a field its audience
     │                          lacks (carries one Problem per mistake)
     ├── LayoutError            a layout folder is missing, invalid or its templates fail
-    ├── RenderError            MJML or the inliner refused the rendered document
+    ├── RenderError            MJML or the inliner refused the rendered document, or a local
+    │                          image is no image, damaged, or too many pixels to decode
     ├── MergeError             a message cannot be merged (a field without a default and no value, a
     │                          value that is no link); stops a send, nobody is marked failed for it
     ├── ConfigError            a NEWSLETTER_… setting is missing or wrong
@@ -71,7 +72,8 @@ class LayoutError(NewsletterError):
 
 
 class RenderError(NewsletterError):
-    """The rendered MJML or HTML was refused by the converter or the inliner."""
+    """The rendered MJML or HTML was refused by the converter or the inliner, or a local image cannot
+    be made for email (named with its file)."""
 
 
 class MergeError(NewsletterError):

@@ -42,7 +42,7 @@ def validate(
     ] = None,
 ) -> None:
     """Check issue files: every mistake with its file, line and field. Exit 2 if any."""
-    from newsletter.rendering.size import GMAIL_CLIP_BYTES, html_size
+    from newsletter.rendering.size import GMAIL_CLIP_BYTES, html_size, image_warnings, message_size
 
     project = project_of(load_settings())
     failed = False
@@ -59,6 +59,7 @@ def validate(
         size = html_size(rendered)
         typer.echo(
             f"ok: {path}: {len(loaded.issue.sections)} sections, HTML {size / 1024:.0f} KB, "
+            f"message {message_size(rendered) / 1024:.0f} KB with {_images(len(rendered.images))}, "
             f"status {loaded.issue.status}"
         )
         if audience is not None:
@@ -71,8 +72,14 @@ def validate(
                 f"{path}: the HTML is over Gmail's {GMAIL_CLIP_BYTES // 1024} KB; Gmail will "
                 "hide its end behind 'View entire message'. Shorten it."
             )
+        for line in image_warnings(rendered):
+            warning(f"{path}: {line}")
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _images(count: int) -> str:
+    return f"{count} image" if count == 1 else f"{count} images"
 
 
 def _audience_of(loaded: LoadedIssue, rendered: Rendered, recipients: Path) -> Audience:
@@ -101,6 +108,12 @@ def render(
     typer.echo(f"rendered {file} for {written.recipient.email}:")
     for kind, path in written.paths().items():
         typer.echo(f"  {kind:4} {path}")
+    typer.echo(f"{written.eml.name}: {written.eml_bytes / 1024:.0f} KB with {_images(written.embedded)}")
+    if written.linked:
+        folder = out / f"{rendered.slug}_files"
+        typer.echo(
+            f"{_images(written.linked)} linked: upload what is in {folder}/ to NEWSLETTER_ASSET_BASE_URL"
+        )
     size = written.html_bytes
     typer.echo(f"HTML {size / 1024:.1f} KB of Gmail's {GMAIL_CLIP_BYTES // 1024} KB before it clips")
     if size > GMAIL_CLIP_BYTES:

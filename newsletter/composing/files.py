@@ -1,11 +1,19 @@
 """An issue as files a person opens: the HTML page, the plain text and the whole message (.eml), as
-one reader receives them. `newsletter render` writes them to look at the issue without sending it."""
+one reader receives them. `newsletter render` writes them to look at the issue without sending it.
+
+A browser cannot show an email's cid: parts, so the page's local images are written beside it, made
+for email as readers get them, in <slug>_files/ (as a browser saves a page), and the page links them
+there; the .eml embeds them (or links the asset host, as the message does).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import html as html_module
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from newsletter.composing.message import Composer, Envelope, parse
 from newsletter.model import SAMPLE_RECIPIENT, Recipient, Rendered
@@ -14,13 +22,17 @@ from newsletter.rendering.size import html_size
 
 @dataclass(frozen=True)
 class RenderedFiles:
-    """What was written, for whom, and how big the HTML is as Gmail counts it."""
+    """What was written, for whom, how big the HTML is as Gmail counts it, and the whole message with
+    the images it embeds."""
 
     recipient: Recipient
     html: Path
     txt: Path
     eml: Path
     html_bytes: int
+    eml_bytes: int = 0
+    embedded: int = 0  # images inside the message
+    linked: int = 0  # images linked under the asset base address
 
     def paths(self) -> dict[str, Path]:
         """The files by kind, in the order a person opens them."""
@@ -56,9 +68,29 @@ def write_rendered_files(
         txt=folder / f"{rendered.slug}.txt",
         eml=folder / f"{rendered.slug}.eml",
         html_bytes=html_size(html),
+        eml_bytes=len(outgoing.data),
+        embedded=len(rendered.images),
+        linked=len(rendered.linked),
     )
+    html = _images_beside(rendered, html, folder, f"{rendered.slug}_files")
     files.html.write_text(html, encoding="utf-8")
     # The text part keeps the wire's CRLF line ends; a file on disk gets the platform's own.
     files.txt.write_text(text.replace("\r\n", "\n"), encoding="utf-8")
     files.eml.write_bytes(outgoing.data)
     return files
+
+
+def _images_beside(rendered: Rendered, html: str, folder: Path, name: str) -> str:
+    """`html` with each local image linked from `folder`/`name`/, where its file is written."""
+    for image in (*rendered.images, *rendered.linked):
+        target = folder / name / image.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(image.data)
+        relative = html_module.escape(f"{name}/{quote(image.path)}")
+        if image in rendered.images:
+            html = html.replace(f'="cid:{image.cid}"', f'="{relative}"')
+        else:
+            address = re.escape("/" + html_module.escape(image.path))
+            # `relative` is percent-encoded: no backslash that re.sub would take for a group.
+            html = re.sub(f'="[^"]*{address}"', f'="{relative}"', html)
+    return html

@@ -309,12 +309,14 @@ SAMPLE_RECIPIENT = Recipient(email="reader@example.org", first_name="Sam", name=
 
 @dataclass(frozen=True)
 class InlineImage:
-    """An image sent inside the message and referred to as cid:<cid>."""
+    """A local image as readers get it, made for email: sent inside the message and referred to as
+    cid:<cid>, or linked under the asset base address at `path` (e.g. images/photo.jpg)."""
 
     cid: str
     filename: str
     content_type: str
     data: bytes
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,8 @@ class Rendered:
     images: tuple[InlineImage, ...]
     list_name: str
     view_url: str | None = None
+    # The local images linked under the asset base address instead (the files to publish there).
+    linked: tuple[InlineImage, ...] = ()
 
     @property
     def link_fields(self) -> tuple[MergeField, ...]:

@@ -12,6 +12,8 @@ from newsletter.model import Rendered
 from newsletter.reading import issues, layouts
 from newsletter.reading.issues import LoadedIssue
 from newsletter.reading.layouts import Layout
+from newsletter.rendering import imagecache
+from newsletter.rendering.imagecache import ImageCache
 from newsletter.rendering.render import render
 
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -42,6 +44,8 @@ class Project:
     layouts_dir: Path = Path("layouts")
     asset_base_url: str | None = None
     archive_url: str | None = None
+    # The images made for email (imagecache), like the ledger in the folder commands run in.
+    image_cache: Path = imagecache.FOLDER
 
     def layouts_for(self, issue_path: Path) -> Path:
         """The layouts folder: the configured one, else the one beside the issue's folder."""
@@ -75,6 +79,7 @@ class Project:
         known = layouts.folders(self.layouts_for(path)) or None
         loaded = issues.load(path, layouts=known, audience=audience)
         layout = self.layout(loaded)
+        folder = loaded.path.parent
         rendered = render(
             loaded.issue,
             layout,
@@ -82,6 +87,8 @@ class Project:
             assets=issues.read_assets(loaded),
             asset_base_url=self.asset_base_url,
             view_url=self.view_url(loaded.slug),
+            process=ImageCache(self.image_cache).process,
+            assets_folder="" if folder == Path() else folder.as_posix(),
         )
         return loaded, rendered
 

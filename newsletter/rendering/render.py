@@ -7,11 +7,7 @@ again at the end (see `newsletter.model.merge`), so the per-recipient work is a 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import html as html_module
 import logging
-import mimetypes
-import posixpath
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,14 +28,13 @@ from newsletter.model import (
     Events,
     Image,
     ImageBlock,
-    InlineImage,
     Intro,
     Issue,
     Language,
     Link,
     Rendered,
 )
-from newsletter.model.links import is_remote_image, merged_link_problem
+from newsletter.model.links import merged_link_problem
 from newsletter.model.merge import (
     EXPRESSION,
     TRUSTED_FIELDS,
@@ -51,7 +46,8 @@ from newsletter.model.merge import (
     mark_text_links,
 )
 from newsletter.reading.layouts import Layout
-from newsletter.rendering import imagesize, markdown, unsubscribe
+from newsletter.rendering import emailimage, markdown, unsubscribe
+from newsletter.rendering.images import Images, Process, image_heights
 
 MONTHS: dict[Language, tuple[str, ...]] = {
     "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
@@ -101,71 +97,6 @@ def _tokenized(value: Any, tokens: Tokens) -> Any:
             update={k: _tokenized(getattr(value, k), tokens) for k in type(value).model_fields}
         )
     return value
-
-
-class _Images:
-    """Where each image is found by the mail client: its https address, the asset host, or a CID."""
-
-    def __init__(
-        self,
-        issue_assets: Mapping[str, bytes],
-        layout: Layout,
-        asset_base_url: str | None,
-    ) -> None:
-        self.issue_assets = issue_assets
-        self.layout = layout
-        self.base = asset_base_url.rstrip("/") if asset_base_url else None
-        self.inline: dict[str, InlineImage] = {}
-        self.sizes: dict[str, tuple[int, int]] = {}  # by the address in the HTML: width, height
-
-    def url(self, src: str, *, from_layout: bool = False) -> str:
-        if is_remote_image(src):
-            return src
-        data = (self.layout.assets if from_layout else self.issue_assets).get(src)
-        if self.base:
-            path = f"layouts/{self.layout.name}/{src}" if from_layout else src
-            url = f"{self.base}/{path}"
-        elif data is None:
-            raise RenderError(f"image {src!r} was not loaded; load the issue with issues.load()")
-        else:
-            digest = hashlib.sha256(data).hexdigest()[:20]
-            cid = f"{digest}@newsletter"
-            if cid not in self.inline:
-                kind = mimetypes.guess_type(src)[0] or "application/octet-stream"
-                self.inline[cid] = InlineImage(cid, posixpath.basename(src), kind, data)
-            url = f"cid:{cid}"
-        size = imagesize.dimensions(data) if data is not None else None
-        if size is not None:
-            self.sizes[url] = size
-        return url
-
-
-_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_SRC = re.compile(r'\ssrc="([^"]*)"')
-_WIDTH = re.compile(r'\swidth="(\d+)"')
-
-
-def _image_heights(html: str, sizes: Mapping[str, tuple[int, int]]) -> str:
-    """Every image's height attribute: in proportion to its width where the file's size is known,
-    else none.
-
-    MJML writes height="auto", which is no valid height; Outlook for Windows sizes an image by its
-    attributes alone, and other clients keep the image's place while it loads. The inline style
-    height:auto still lets an image shrink with a phone's screen.
-    """
-
-    def fix(m: re.Match[str]) -> str:
-        tag = m[0]
-        if ' height="auto"' not in tag:
-            return tag
-        src, width = _SRC.search(tag), _WIDTH.search(tag)
-        size = sizes.get(html_module.unescape(src[1])) if src else None
-        if size is None or width is None:
-            return tag.replace(' height="auto"', "", 1)
-        height = max(1, round(int(width[1]) * size[1] / size[0]))
-        return tag.replace(' height="auto"', f' height="{height}"', 1)
-
-    return _IMG.sub(fix, html) if ' height="auto"' in html else html
 
 
 def page_title(subject: str, limit: int = TITLE_LIMIT) -> str:
@@ -237,16 +168,20 @@ def render(
     assets: Mapping[str, bytes] | None = None,
     asset_base_url: str | None = None,
     view_url: str | None = None,
+    process: Process = emailimage.process,
+    assets_folder: str = "",
 ) -> Rendered:
     """Render an issue once: HTML with inlined CSS, plain text and subject, ready to merge.
 
-    `assets` holds the bytes of the issue's local images (`issues.read_assets`); without
-    `asset_base_url` they are embedded as inline parts, with it they are linked there.
+    `assets` holds the bytes of the issue's local images (`issues.read_assets`), which are made for
+    email by `process` (a cache's, or `emailimage.process`); without `asset_base_url` they are
+    embedded as inline parts, with it they are linked there. `assets_folder` (where the images are,
+    e.g. issues) only names a file that cannot be used.
     """
     tokens = Tokens()
     merged: Issue = _tokenized(issue, tokens)
     strings = layout.config.strings_for(issue.language)
-    images = _Images(assets or {}, layout, asset_base_url)
+    images = Images(assets or {}, layout, asset_base_url, process=process, folder=assets_folder)
 
     def image_url(image: Image) -> str:
         return images.url(image.src)
@@ -279,7 +214,8 @@ def render(
         html = mjml.mjml2html(source, fonts={})
     except ValueError as e:
         raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
-    html = mark_markup(mark_links(_image_heights(_inline_css(html), images.sizes), tokens), tokens)
+    html = images.resolve(html)
+    html = mark_markup(mark_links(image_heights(_inline_css(html), images.sizes), tokens), tokens)
     text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
     unsubscribe.check_link(layout, html, text, tokens)
     _check_link_defaults(tokens)
@@ -294,6 +230,7 @@ def render(
         images=tuple(images.inline[k] for k in sorted(images.inline)),
         list_name=layout.config.list_name,
         view_url=view_url,
+        linked=tuple(images.linked[k] for k in sorted(images.linked)),
     )
 
 

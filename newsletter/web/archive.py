@@ -3,13 +3,13 @@
 Which issues it shows is decided here too (`issues_to_publish`): those the ledger has delivered to
 anyone, and on request the ones that are ready to go. The pages carry no recipient data: merge
 fields take their defaults (or stay empty), the unsubscribe link points at the unsubscribe page
-without a token, and local images are copied beside the pages.
+without a token, and local images are written under assets/ as the email has them: made for email
+(resized, without their metadata), the same bytes a message embeds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from newsletter.errors import NewsletterError
 from newsletter.model import Rendered
-from newsletter.model.links import is_remote_image
 from newsletter.model.merge import escape_html
-from newsletter.reading.issues import LoadedIssue
 from newsletter.reading.issues import load as load_issue
 from newsletter.rendering.project import Project
 from newsletter.rendering.render import format_date
@@ -109,7 +107,10 @@ def build(
         loaded, rendered = web.render(path)
         target = out / f"{loaded.slug}.html"
         target.write_text(public_html(rendered, unsubscribe_page), encoding="utf-8")
-        _copy_images(loaded, web, out)
+        for image in rendered.linked:
+            image_file = out / ASSETS / image.path
+            image_file.parent.mkdir(parents=True, exist_ok=True)
+            image_file.write_bytes(image.data)
         layout = web.layout(loaded)
         if layout_config is None:
             layout_config, language = layout.config, loaded.issue.language
@@ -131,18 +132,3 @@ def build(
     )
     (out / "index.html").write_text(index, encoding="utf-8")
     return pages
-
-
-def _copy_images(loaded: LoadedIssue, project: Project, out: Path) -> None:
-    folder = loaded.path.parent
-    for image in loaded.issue.images():
-        if image.is_local:
-            target = out / ASSETS / image.src
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / image.src, target)
-    layout = project.layout(loaded)
-    logo = layout.config.logo
-    if logo and not is_remote_image(logo.src):
-        target = out / ASSETS / "layouts" / layout.name / logo.src
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(layout.path / logo.src, target)

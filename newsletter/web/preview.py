@@ -3,6 +3,7 @@ preview page shows of it.
 
 A watcher thread polls the issue file, the images beside it and the layouts folder, renders anew on
 any change and wakes whoever waits for a new version (the page's event stream, in preview_http).
+The email's local images are shown as readers get them, made for email (`Preview.image`).
 A mistake keeps the last good render on view under it, as an editor would. Only image files inside
 the issue's folder and its own layout's folder are ever handed out (`Preview.asset`).
 """
@@ -17,9 +18,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from newsletter.errors import NewsletterError
-from newsletter.model import SAMPLE_RECIPIENT, Recipient, Rendered
+from newsletter.model import SAMPLE_RECIPIENT, InlineImage, Recipient, Rendered
 from newsletter.model.merge import html_values
 from newsletter.reading.issues import LoadedIssue
+from newsletter.rendering import imagecache
 from newsletter.rendering.project import Project
 from newsletter.rendering.size import GMAIL_CLIP_BYTES, html_size
 
@@ -75,7 +77,8 @@ class Preview:
         yield self.path
         folder = self.path.parent
         for candidate in folder.rglob("*"):
-            if candidate.suffix.lower() in IMAGE_TYPES:
+            # The images made for email are written, not edited: no reason to render again.
+            if candidate.suffix.lower() in IMAGE_TYPES and imagecache.FOLDER.parts[0] not in candidate.parts:
                 yield candidate
         layouts = self.project.layouts_for(self.path)
         if layouts.is_dir():
@@ -179,6 +182,14 @@ class Preview:
             "recipients": [f"{r.name or r.first_name or '(geen naam)'} <{r.email}>" for r in self.recipients],
             "recipient": index,
         }
+
+    def image(self, url_path: str) -> InlineImage | None:
+        """The local image of the latest render behind /assets/…, as made for email."""
+        rendered = self.snapshot.rendered
+        relative = unquote(url_path.removeprefix(ASSETS + "/"))
+        if rendered is None:
+            return None
+        return next((image for image in rendered.linked if image.path == relative), None)
 
     def asset(self, url_path: str) -> Path | None:
         """The image file behind /assets/…, only inside the issue's or the layout's folder."""

@@ -126,6 +126,10 @@ def make_handler(preview: Preview, hosts: HostCheck | None = None) -> type[BaseH
             elif url.path == "/events":
                 self._events()
             elif url.path.startswith(ASSETS + "/"):
+                made = preview.image(url.path)
+                if made is not None:
+                    self._send(made.data, made.content_type)
+                    return
                 found = preview.asset(url.path)
                 if found is None:
                     self._send(b"not found", "text/plain", HTTPStatus.NOT_FOUND)
