@@ -51,7 +51,7 @@ from newsletter.model.merge import (
     mark_text_links,
 )
 from newsletter.reading.layouts import Layout
-from newsletter.rendering import imagesize, markdown, unsubscribe
+from newsletter.rendering import access, imagesize, markdown, unsubscribe
 
 MONTHS: dict[Language, tuple[str, ...]] = {
     "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
@@ -273,13 +273,15 @@ def render(
         "view_url": view_url,
         "image_url": image_url,
         "title": page_title(issue.subject),
+        **access.context(merged, layout),
     }
     source = layout.render(context, filters)
     try:
         html = mjml.mjml2html(source, fonts={})
     except ValueError as e:
         raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
-    html = mark_markup(mark_links(_image_heights(_inline_css(html), images.sizes), tokens), tokens)
+    html = access.finish(_image_heights(_inline_css(html), images.sizes))
+    html = mark_markup(mark_links(html, tokens), tokens)
     text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
     unsubscribe.check_link(layout, html, text, tokens)
     _check_link_defaults(tokens)
@@ -314,10 +316,9 @@ def _heading(title: str, underline: str) -> str:
     return f"{title}\n{underline * min(len(title), 72)}"
 
 
-def _link_line(link: Link | None, strings: Mapping[str, str]) -> list[str]:
-    if link is None:
-        return []
-    return [f"{link.label or strings['read_more']}: {link.url}"]
+def _link_line(link: Link | None, strings: Mapping[str, str], title: str) -> list[str]:
+    # The title too, as a screen reader hears the HTML's link: "Lees meer: <title> <url>".
+    return [f"{link.label or strings['read_more']}: {title} {link.url}"] if link else []
 
 
 def _image_link(image: Image | None, strings: Mapping[str, str]) -> list[str]:
@@ -346,7 +347,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
             *([x.kicker] if x.kicker else []),
             markdown.to_text(x.body),
             *_image_link(x.image, s),
-            *_link_line(x.link, s),
+            *_link_line(x.link, s, x.title),
         ],
         Callout: lambda x: [
             _heading(x.title, "*"),
@@ -365,7 +366,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
                     _heading(c.title, "-"),
                     markdown.to_text(c.body),
                     *_image_link(c.image, s),
-                    *_link_line(c.link, s),
+                    *_link_line(c.link, s, c.title),
                 ]
             )
             for c in x.columns
