@@ -13,12 +13,14 @@ import pytest
 from accessible import (
     ARTICLE_FIRST,
     COLUMNS,
+    HEAD,
     INTRO_WITH_TITLE,
     INTRO_WITH_TITLE_OUTLINE,
     MANY,
     MANY_ARTICLES,
     NO_INTRO_TITLE,
     ONLY_EVENTS,
+    article,
     assert_sound,
     html_of,
     issue_text,
@@ -106,6 +108,28 @@ def test_every_section_type_together_makes_a_sound_outline(tmp_path: Path, layou
         "De agendatitel",
     ]
     assert_sound(headings)
+
+
+@pytest.mark.parametrize("title", ["    title: Welkom\n", ""], ids=["intro-title", "no-intro-title"])
+def test_a_heading_in_the_intros_text_skips_no_level_and_keeps_its_look(tmp_path: Path, title: str) -> None:
+    text = (
+        issue_text(HEAD) + f"  - type: intro\n{title}    body: |\n      Beste lezer.\n\n      # Een kopje\n"
+    )
+    soup = soup_of(render_text(tmp_path, text + article("Daarna", "https://example.org/d")))
+    headings = outline(str(soup))
+    assert headings == [(1, "Welkom" if title else "Newsletter"), (2, "Een kopje"), (2, "Daarna")]
+    assert_sound(headings)
+    raised = soup.find("h2", string="Een kopje")
+    assert isinstance(raised, Tag)
+    assert raised["class"] == ["h3"]
+    assert "font-size:18px" in str(raised["style"]), "it looks like the h3 it was written as"
+
+
+def test_finishing_raises_a_heading_that_skips_a_level_and_leaves_the_rest() -> None:
+    page = '<h1>A</h1><h3 style="x">B</h3><h3>C</h3><h2>D</h2><h4 class="k">E</h4>'
+    assert access.finish(page) == (
+        '<h1>A</h1><h2 class="h3" style="x">B</h2><h3>C</h3><h2>D</h2><h3 class="k">E</h3>'
+    )
 
 
 def test_main_heading_header_makes_the_name_the_h1_and_the_intro_title_an_h2(tmp_path: Path) -> None:

@@ -128,6 +128,38 @@ def _alt_on_images(page: str) -> str:
     return _IMG_WITHOUT_ALT.sub('<img alt=""', page)
 
 
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b([^>]*)>", re.IGNORECASE)
+
+
+def _no_skipped_levels(page: str) -> str:
+    """Each heading at most one level below the heading before it.
+
+    The templates give each heading its level, but a heading in an issue's Markdown cannot know
+    where it stands: `#` is an h3 under an article's title, and would skip a level after the h1 in
+    an intro. Such a heading is raised; its look stays, since its style is inline by now (and its
+    old level is kept as a class for the phone styles).
+    """
+    previous = 0
+    level_now = 0
+    parts: list[str] = []
+    at = 0
+    for m in _HEADING_TAG.finditer(page):
+        closing, level, rest = m[1], int(m[2]), m[3]
+        if closing:
+            new = f"</h{level_now or level}>"
+        else:
+            level_now = min(level, previous + 1) if previous else level
+            previous = level_now
+            new = m[0]
+            if level_now != level:
+                shown = rest if "class=" in rest else f' class="h{level}"{rest}'
+                new = f"<h{level_now}{shown}>"
+        parts += [page[at : m.start()], new]
+        at = m.end()
+    return "".join([*parts, page[at:]])
+
+
 def finish(page: str) -> str:
-    """The finished HTML with named links, layout tables as presentation, and alt on every image."""
-    return _alt_on_images(_presentation_tables(_named_links(page)))
+    """The finished HTML with named links, layout tables as presentation, alt on every image and no
+    heading level skipped."""
+    return _no_skipped_levels(_alt_on_images(_presentation_tables(_named_links(page))))
