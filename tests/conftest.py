@@ -25,7 +25,7 @@ from newsletter.model import Recipient, Rendered
 from newsletter.rendering.project import Project
 
 # Helper modules with asserts of their own: rewritten like this file, so a failure shows the values.
-pytest.register_assert_rewrite("issue_files", "preview_server", "endpoint_server", "dovecot")
+pytest.register_assert_rewrite("issue_files", "preview_server", "endpoint_server", "dovecot", "accessible")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2026-01.yaml"

@@ -190,8 +190,8 @@ def test_caption_stands_under_its_image_in_the_same_column(beside: dict) -> None
 def test_caption_is_in_the_plain_text_after_the_article_body(beside: dict) -> None:
     text = beside["text"]
     assert (
-        "Text beside the left image.\n\n[Image: The left caption]\n\nRead more: https://example.org/left"
-        in text
+        "Text beside the left image.\n\n[Image: The left caption]\n\n"
+        "Read more: Image on the left https://example.org/left" in text
     )
     assert "[Image: The right caption] (https://example.org/dot)" in text
     assert "[Image: The top caption]" in text

@@ -55,7 +55,7 @@ def test_a_new_layout_validates_and_renders_an_issue_at_once(project_dir: Path) 
     rendered = newsletter("render", issue, cwd=project_dir)
     assert rendered.returncode == 0, rendered.stderr
     html = (project_dir / "build" / "2026-02.html").read_text(encoding="utf-8")
-    assert ">acme</div>" in html, "the wordmark is the layout's name until it is filled in"
+    assert ">acme</h1>" in html, "the wordmark is the layout's name until it is filled in"
     assert "Health Campus Limburg versterkt zijn plek in San Francisco" in html
     text = (project_dir / "build" / "2026-02.txt").read_text(encoding="utf-8")
     assert text.startswith("acme\n====\n")

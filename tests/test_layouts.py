@@ -146,16 +146,21 @@ def test_a_layout_of_only_layout_yaml_renders_every_section_type(plain: Rendered
     assert headings == [
         "Artikeltitel met CO₂",
         "De callouttitel",
+        "Kolom links",
+        "Kolom rechts",
         "De agendatitel",
-    ]  # article, callout, events
+    ]  # article, callout, columns, events
     assert soup.find("img", alt="Externe foto") is not None  # image
     assert "Het bijschrift van de foto" in soup.get_text()
     buttons = [
-        a.get_text(" ", strip=True) for a in soup.find_all("a") if a.get("href", "").startswith("https")
+        a.get("aria-label") or a.get_text(" ", strip=True)
+        for a in soup.find_all("a")
+        if a.get("href", "").startswith("https")
     ]
-    assert {"Lees het artikel", "Calloutknop", "Losse knop"} <= set(buttons)  # article, callout, button
+    # article (named after its title for screen readers), callout, button
+    assert {"Lees het artikel: Artikeltitel met CO₂", "Calloutknop", "Losse knop"} <= set(buttons)
     assert soup.select("p[style*='border-top']"), "the divider's line"  # divider
-    assert [h.get_text() for h in soup.find_all("h3")] == ["Kolom links", "Kolom rechts"]  # columns
+    assert [h.get_text() for h in soup.select("h2.h3")] == ["Kolom links", "Kolom rechts"]  # columns
     assert "3 februari 2026, 14:00 tot 17:00" in soup.get_text(" ")  # events, with the date filter
     assert "Your organisation" in soup.get_text()  # the footer
     assert "Uitschrijven" in soup.get_text()

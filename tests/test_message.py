@@ -135,7 +135,9 @@ def test_merge_field_in_a_link_is_filled_per_recipient_percent_encoded(with_imag
     ):
         soup = BeautifulSoup(html_part(build(with_image, recipient)), "lxml")
         assert soup.find("a", href=f"https://example.org/p?e={shown}") is not None
-        assert f"Lees het artikel: https://example.org/p?e={shown}" in text_part(build(with_image, recipient))
+        assert f"Lees het artikel: Artikeltitel met CO₂ https://example.org/p?e={shown}" in text_part(
+            build(with_image, recipient)
+        )
 
 
 def test_a_field_fills_from_its_column_whatever_case_or_alias_it_is_written_in(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_two_columns_stack_on_a_phone_and_sit_side_by_side_on_a_desktop(
         # Each column's box: the MJML column around the column's heading.
         boxes[name] = frame(page, name).evaluate(
             """() => ["Linkerkolom over Genk", "Rechterkolom over Hasselt"].map((title) => {
-                 const heading = [...document.querySelectorAll("h3")].find((h) => h.textContent === title);
+                 const heading = [...document.querySelectorAll("h2")].find((h) => h.textContent === title);
                  const r = heading.closest('[class*="mj-column"]').getBoundingClientRect();
                  return {top: r.top, bottom: r.bottom, left: r.left, width: r.width};
                })"""
@@ -141,7 +141,11 @@ def test_editing_the_issue_updates_the_phone_frame_without_reloading_the_page(
         timeout=CHANGE_MS
     )
     expect(phone.get_by_role("heading", name=FIRST_TITLE)).to_have_count(0)
-    expect(page.frame_locator("#desktop").get_by_text("opnieuw in San Francisco")).to_be_visible()
+    expect(
+        page.frame_locator("#desktop").get_by_role(
+            "heading", name="Health Campus Limburg opnieuw in San Francisco"
+        )
+    ).to_be_visible()
     assert page.evaluate("window.sameDocument") is True, "the page was reloaded"
     assert int(page.evaluate("document.body.dataset.version")) > int(version)
 

@@ -109,6 +109,14 @@ def link(soup: BeautifulSoup, href: str) -> Tag:
     return found
 
 
+def shown(tag: Tag) -> str:
+    """The words of `tag` that a reader sees: without the text for screen readers only."""
+    copy = BeautifulSoup(str(tag), "lxml")
+    for hidden in copy.select(".screen-reader, [aria-hidden=true]"):
+        hidden.decompose()
+    return squeeze(copy.get_text())
+
+
 def image(soup: BeautifulSoup, alt: str) -> Tag:
     found = soup.find("img", alt=alt)
     assert isinstance(found, Tag), f"no <img alt={alt!r}> in the HTML"
@@ -138,14 +146,16 @@ def test_article_renders_title_kicker_body_image_and_link(all_sections: dict) ->
     assert link(soup, "https://example.org/in-body").get_text() == "link in de tekst"
     assert [squeeze(li.get_text()) for li in soup.find_all("li")] == ["punt een", "punt twee"]
     assert image(soup, "Rode stip").find_parent("a", href="https://example.org/stip") is not None
-    assert squeeze(link(soup, "https://example.org/p?e=sam@example.org").get_text()) == "Lees het artikel"
+    button = link(soup, "https://example.org/p?e=sam@example.org")
+    assert shown(button) == "Lees het artikel"
+    assert button["aria-label"] == "Lees het artikel: Artikeltitel met CO₂"
     assert "link in de tekst (https://example.org/in-body)" in squeeze(text)
     for line in (
         "Artikeltitel met CO₂\n--------------------",
         "De kickerregel",
         "- punt een\n- punt twee",
         "[Rode stip] (https://example.org/stip)",
-        "Lees het artikel: https://example.org/p?e=sam@example.org",
+        "Lees het artikel: Artikeltitel met CO₂ https://example.org/p?e=sam@example.org",
     ):
         assert line in text
 
@@ -188,13 +198,14 @@ def test_divider_renders_a_rule_between_its_neighbours(all_sections: dict) -> No
 def test_columns_render_side_by_side_halves(all_sections: dict) -> None:
     soup, text = all_sections["soup"], all_sections["text"]
     halves = soup.select("div.mj-column-per-50")
-    assert [headings(half, "h3") for half in halves] == [["Kolom links"], ["Kolom rechts"]]
+    assert [headings(half, "h2") for half in halves] == [["Kolom links"], ["Kolom rechts"]]
+    assert [h["class"] for half in halves for h in half.find_all("h2")] == [["h3"], ["h3"]]
     assert "Tekst van links" in squeeze(halves[0].get_text(" "))
     assert halves[0].find("a", href="https://example.org/links") is not None
     assert halves[1].find("img", alt="Stip rechts") is not None
     assert "Kolom links\n-----------" in text
     assert "Tekst van links, met mail (info@example.org)." in text
-    assert "Lees meer: https://example.org/links" in text
+    assert "Lees meer: Kolom links https://example.org/links" in text
     assert "Kolom rechts\n------------" in text
     assert "Tekst van rechts" in text
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from newsletter.model import Recipient, Rendered
     from newsletter.reading.issues import LoadedIssue
     from newsletter.reading.recipients import Audience
+    from newsletter.rendering.project import Project
 
 
 def validate(
@@ -46,6 +47,7 @@ def validate(
 
     project = project_of(load_settings())
     failed = False
+    layouts_seen: set[Path] = set()
     for path in files:
         try:
             loaded, rendered = project.render(path, audience=True)
@@ -74,12 +76,24 @@ def validate(
             )
         for line in image_warnings(rendered):
             warning(f"{path}: {line}")
+        _warn_contrast(project, loaded, layouts_seen)
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _images(count: int) -> str:
     return f"{count} image" if count == 1 else f"{count} images"
+
+
+def _warn_contrast(project: Project, loaded: LoadedIssue, seen: set[Path]) -> None:
+    """A warning per colour pair of the issue's layout that is hard to read, once per layout."""
+    from newsletter.reading.contrast import layout_problems
+
+    layout = project.layout(loaded)
+    if layout.path not in seen:
+        seen.add(layout.path)
+        for line in layout_problems(layout):
+            warning(line)
 
 
 def _audience_of(loaded: LoadedIssue, rendered: Rendered, recipients: Path) -> Audience:

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jinja2
 from jinja2.runtime import Context
@@ -104,6 +104,13 @@ class LayoutConfig(_Strict):
     fonts: Fonts = Fonts()
     logo: Logo | None = None
     wordmark: str | None = Field(default=None, description="Text shown in the header without a logo.")
+    main_heading: Literal["title", "header"] = Field(
+        default="title",
+        description=(
+            "What screen readers announce as the email's main heading (its h1): `title`, the intro's "
+            "title (the header's name in an issue without one), or `header`, always the header's name."
+        ),
+    )
     organisation: Organisation
     strings: dict[Language, dict[str, str]]
 

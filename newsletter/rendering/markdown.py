@@ -7,6 +7,7 @@ out and nothing is scraped back from HTML.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 
@@ -19,9 +20,16 @@ _md.disable(["image"])  # images are sections of their own, with required alt te
 WIDTH = 72
 
 
+# A heading in a text stands under its section's title (an h2): `#` becomes an h3, `##` an h4.
+HEADING_SHIFT = 2
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])>")
+
+
 def to_html(text: str, link_style: str = "") -> str:
     """CommonMark to HTML; links open in a new tab in webmail and take the layout's link colour."""
     html: str = _md.render(text).strip()
+    if "<h" in html:  # raw HTML is off, so every such tag is a heading of the text
+        html = _HEADING_TAG.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + HEADING_SHIFT, 6)}>", html)
     if link_style:
         html = html.replace("<a href=", f'<a style="{link_style}" target="_blank" href=')
     return html

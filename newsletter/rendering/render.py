@@ -46,7 +46,7 @@ from newsletter.model.merge import (
     mark_text_links,
 )
 from newsletter.reading.layouts import Layout
-from newsletter.rendering import emailimage, markdown, unsubscribe
+from newsletter.rendering import access, emailimage, markdown, unsubscribe
 from newsletter.rendering.images import Images, Process, image_heights
 
 MONTHS: dict[Language, tuple[str, ...]] = {
@@ -208,6 +208,7 @@ def render(
         "view_url": view_url,
         "image_url": image_url,
         "title": page_title(issue.subject),
+        **access.context(merged, layout),
     }
     source = layout.render(context, filters)
     try:
@@ -215,7 +216,8 @@ def render(
     except ValueError as e:
         raise RenderError(f"layout {layout.name!r} produced MJML that does not parse: {e}") from None
     html = images.resolve(html)
-    html = mark_markup(mark_links(image_heights(_inline_css(html), images.sizes), tokens), tokens)
+    html = access.finish(image_heights(_inline_css(html), images.sizes))
+    html = mark_markup(mark_links(html, tokens), tokens)
     text = mark_text_links(plain_text(merged, layout, view_url, tokens), tokens)
     unsubscribe.check_link(layout, html, text, tokens)
     _check_link_defaults(tokens)
@@ -251,10 +253,9 @@ def _heading(title: str, underline: str) -> str:
     return f"{title}\n{underline * min(len(title), 72)}"
 
 
-def _link_line(link: Link | None, strings: Mapping[str, str]) -> list[str]:
-    if link is None:
-        return []
-    return [f"{link.label or strings['read_more']}: {link.url}"]
+def _link_line(link: Link | None, strings: Mapping[str, str], title: str) -> list[str]:
+    # The title too, as a screen reader hears the HTML's link: "Lees meer: <title> <url>".
+    return [f"{link.label or strings['read_more']}: {title} {link.url}"] if link else []
 
 
 def _image_link(image: Image | None, strings: Mapping[str, str]) -> list[str]:
@@ -283,7 +284,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
             *([x.kicker] if x.kicker else []),
             markdown.to_text(x.body),
             *_image_link(x.image, s),
-            *_link_line(x.link, s),
+            *_link_line(x.link, s, x.title),
         ],
         Callout: lambda x: [
             _heading(x.title, "*"),
@@ -302,7 +303,7 @@ def plain_text(issue: Issue, layout: Layout, view_url: str | None, tokens: Token
                     _heading(c.title, "-"),
                     markdown.to_text(c.body),
                     *_image_link(c.image, s),
-                    *_link_line(c.link, s),
+                    *_link_line(c.link, s, c.title),
                 ]
             )
             for c in x.columns

@@ -14,6 +14,7 @@ from typing import Literal
 
 from markupsafe import Markup, escape
 
+from newsletter.reading.contrast import contrast
 from newsletter.reading.layouts import Brand
 from newsletter.web.looks import Look
 from newsletter.web.pages import render_page
@@ -28,21 +29,6 @@ NEUTRAL_FONT = "Arial, Helvetica, sans-serif"
 TEXT_CONTRAST, SHAPE_CONTRAST = 4.5, 3.0
 # Black or white reads on any colour: the worse of the two is still 4.58:1.
 _DARK, _LIGHT = "#000000", "#ffffff"
-
-
-def _luminance(colour: str) -> float:
-    def channel(hex_pair: str) -> float:
-        c = int(hex_pair, 16) / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG 2 contrast ratio of two #rrggbb colours, from 1 to 21."""
-    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 def _readable(wanted: str, background: str, *fallbacks: str) -> str:
