@@ -1,9 +1,9 @@
 """A web server on 127.0.0.1 for the preflight's link checker: HTTPS with a certificate from a test CA
 (trustme), answering what links meet in the wild, and recording every request it gets.
 
-Paths: /ok 200; /moved 301 → /ok; /gone 404; /no-head 405 to HEAD and 200 to GET; /loop-a and /loop-b
-redirect to each other (the query is ignored); /slow answers only when the server stops (beyond any client's timeout);
-/photo.png a 40x30 PNG. `untrusted` starts one whose certificate no client trusts.
+Paths (the query is ignored): /ok 200; /moved 301 → /ok; /gone 404; /no-head 405 to HEAD and 200 to
+GET; /loop-a and /loop-b redirect to each other; /slow answers only when the server stops (beyond any
+client's timeout); /photo.png a 40x30 PNG. A server started with another CA is one no client trusts.
 """
 
 from __future__ import annotations

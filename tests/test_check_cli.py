@@ -42,7 +42,8 @@ layout: default
 sections:
   - type: intro
     body: |
-      Dear {{{{ first_name | default('reader') }}}}, see [our page]({base}/ok) and [the old one]({base}/moved).
+      Dear {{{{ first_name | default('reader') }}}}, see [our page]({base}/ok)
+      and [the old one]({base}/moved).
   - type: article
     title: A page that is gone
     body: Nobody wrote it down.
