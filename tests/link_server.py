@@ -4,6 +4,7 @@
 Paths (the query is ignored): /ok 200; /moved 301 → /ok; /gone 404; /no-head 405 to HEAD and 200 to
 GET; /loop-a and /loop-b redirect to each other; /slow answers only when the server stops (beyond any
 client's timeout); /photo.png a 40x30 PNG. A server started with another CA is one no client trusts.
+`link_issue` writes an issue whose sections link to each of them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import trustme
-from conftest import png
+from conftest import edit, png
 
 PHOTO = png(40, 30)
 _REDIRECTS = {"/moved": "/ok", "/loop-a": "/loop-b", "/loop-b": "/loop-a"}
@@ -106,3 +107,50 @@ def link_server(ca: trustme.CA, folder: Path) -> Iterator[LinkServer]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def link_issue(folder: Path, base: str) -> Path:
+    """An English issue whose sections link to every kind of page of the link server; the layout's
+    website link goes there too, so that no test asks a name of the system's resolver."""
+    edit(
+        folder / "layouts" / "default" / "layout.yaml", "website: https://example.org", f"website: {base}/ok"
+    )
+    path = folder / "issues" / "links.yaml"
+    path.write_text(
+        f"""subject: Links to check before the send
+preheader: Every kind of answer a link meets, from a fine page to one that never answers.
+language: en
+layout: default
+sections:
+  - type: intro
+    body: |
+      Dear {{{{ first_name | default('reader') }}}}, see [our page]({base}/ok)
+      and [the old one]({base}/moved).
+  - type: article
+    title: A page that is gone
+    body: Nobody wrote it down.
+    link:
+      url: {base}/gone
+      label: Read the gone page
+  - type: article
+    title: A server that knows no HEAD
+    body: It answers GET.
+    link:
+      url: {base}/no-head
+  - type: article
+    title: A page that never answers
+    body: It takes its time.
+    link:
+      url: {base}/slow
+  - type: button
+    label: Round and round
+    url: {base}/loop-a
+  - type: image
+    image:
+      src: {base}/photo.png
+      alt: A red rectangle
+      width: 400
+""",
+        encoding="utf-8",
+    )
+    return path

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import trustme
 from command import environment, output, run
-from conftest import edit, line_of
-from link_server import LinkServer, link_server
+from conftest import line_of
+from link_server import LinkServer, link_issue, link_server
 
 TIMEOUT = "1"  # seconds the checker waits; the slow page answers only when its server stops
 
@@ -25,53 +25,6 @@ def ca() -> trustme.CA:
 def links(ca: trustme.CA, tmp_path: Path) -> Iterator[LinkServer]:
     with link_server(ca, tmp_path) as server:
         yield server
-
-
-def _issue(folder: Path, base: str) -> Path:
-    """An English issue whose sections link to every kind of page of the link server; the layout's
-    website link goes there too, so that no test asks a name of the system's resolver."""
-    edit(
-        folder / "layouts" / "default" / "layout.yaml", "website: https://example.org", f"website: {base}/ok"
-    )
-    path = folder / "issues" / "links.yaml"
-    path.write_text(
-        f"""subject: Links to check before the send
-preheader: Every kind of answer a link meets, from a fine page to one that never answers.
-language: en
-layout: default
-sections:
-  - type: intro
-    body: |
-      Dear {{{{ first_name | default('reader') }}}}, see [our page]({base}/ok)
-      and [the old one]({base}/moved).
-  - type: article
-    title: A page that is gone
-    body: Nobody wrote it down.
-    link:
-      url: {base}/gone
-      label: Read the gone page
-  - type: article
-    title: A server that knows no HEAD
-    body: It answers GET.
-    link:
-      url: {base}/no-head
-  - type: article
-    title: A page that never answers
-    body: It takes its time.
-    link:
-      url: {base}/slow
-  - type: button
-    label: Round and round
-    url: {base}/loop-a
-  - type: image
-    image:
-      src: {base}/photo.png
-      alt: A red rectangle
-      width: 400
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def _check(folder: Path, links: LinkServer, *args: str) -> tuple[int, str]:
@@ -92,7 +45,7 @@ def _line(text: str, needle: str) -> str:
 
 
 def test_check_finds_the_broken_link_with_its_place_and_exits_1(project_dir: Path, links: LinkServer) -> None:
-    issue = _issue(project_dir, links.base)
+    issue = link_issue(project_dir, links.base)
     code, text = _check(project_dir, links)
     assert code == 1, text
     gone = _line(text, "/gone")
@@ -107,7 +60,7 @@ def test_check_finds_the_broken_link_with_its_place_and_exits_1(project_dir: Pat
 def test_check_follows_redirects_falls_back_to_get_and_reports_loops_and_slow_pages(
     project_dir: Path, links: LinkServer
 ) -> None:
-    issue = _issue(project_dir, links.base)
+    issue = link_issue(project_dir, links.base)
     _, text = _check(project_dir, links)
     moved = _line(text, "/moved")
     assert moved.strip().startswith("ok:")
@@ -136,7 +89,7 @@ def test_check_follows_redirects_falls_back_to_get_and_reports_loops_and_slow_pa
 
 
 def test_offline_asks_no_server_and_lists_the_links(project_dir: Path, links: LinkServer) -> None:
-    _issue(project_dir, links.base)
+    link_issue(project_dir, links.base)
     code, text = _check(project_dir, links, "--offline")
     assert links.requests == []
     assert "not asked (offline)" in _line(text, "/gone")
@@ -146,7 +99,7 @@ def test_offline_asks_no_server_and_lists_the_links(project_dir: Path, links: Li
 
 def test_a_certificate_no_one_trusts_is_an_error(project_dir: Path, tmp_path: Path) -> None:
     with link_server(trustme.CA(), tmp_path) as other:
-        _issue(project_dir, other.base)
+        link_issue(project_dir, other.base)
         trusted = tmp_path / "trusted.pem"
         trustme.CA().cert_pem.write_to_path(str(trusted))
         env = environment(

@@ -35,12 +35,14 @@ def preflight(
     timeout: float = TIMEOUT,
     spamassassin: str | Callable[[], str | None] | None = spam.program,
     example_unsubscribe: bool = False,
+    spam_score: bool = True,
 ) -> Report:
     """Every finding about `recipient`'s message of `rendered` (`loaded` places them in the issue file).
 
     `online=False` makes no request: links and remote images are listed, not asked. `spamassassin` is
     the program to score with (None: not installed). `example_unsubscribe`: the unsubscribe address is
-    the example one of a project without NEWSLETTER_UNSUBSCRIBE_URL, not asked.
+    the example one of a project without NEWSLETTER_UNSUBSCRIBE_URL, not asked. `spam_score=False`
+    leaves SpamAssassin out (it takes a second or two), as the preview's quick check does.
     """
     outgoing = Composer(rendered, envelope, date=now).compose(recipient)
     message = parse(outgoing.data)
@@ -66,6 +68,7 @@ def preflight(
     report.add(inbox.preheader(preheader, places.of_field("preheader") if places else "preheader"))
     report.add(inbox.unsubscribe(message, read, text))
     report.add(structure.findings(read))
-    binary = spamassassin() if callable(spamassassin) else spamassassin
-    report.add(spam.findings(outgoing.data, binary))
+    if spam_score:
+        binary = spamassassin() if callable(spamassassin) else spamassassin
+        report.add(spam.findings(outgoing.data, binary))
     return report
