@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 from command import environment, output, run
-from conftest import line_of
+from conftest import audience_csv, line_of
 from link_server import LinkServer, link_issue, link_server
 
 TIMEOUT = "1"  # seconds the checker waits; the slow page answers only when its server stops
@@ -125,3 +125,29 @@ def test_a_mistake_in_the_issue_file_is_one_line_and_exit_2(project_dir: Path) -
     assert len(errors) == 1
     assert errors[0].startswith(f"error: issues/2026-01.yaml:{line_of(path, 'language:')}")
     assert "Traceback" not in result.stderr
+
+
+def test_recipients_fill_the_merge_fields_with_the_first_reader(project_dir: Path) -> None:
+    audience_csv(project_dir / "leden.csv", [f"lid{i:03d}@example.org" for i in range(1, 301)])
+    result = run(
+        "check",
+        "issues/2026-01.yaml",
+        "--offline",
+        "--recipients",
+        "leden.csv",
+        cwd=project_dir,
+        env=environment(),
+    )
+    assert result.returncode == 0, output(result)
+    assert result.stdout.startswith(
+        "checking issues/2026-01.yaml as lid001@example.org receives it (offline)"
+    )
+    assert "0 errors" in result.stdout
+
+
+def test_a_missing_recipients_file_is_one_line_and_exit_2(project_dir: Path) -> None:
+    result = run(
+        "check", "issues/2026-01.yaml", "--recipients", "nope.csv", cwd=project_dir, env=environment()
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: nope.csv: no such recipients file"

@@ -169,9 +169,8 @@ def preview(
     with user_errors():
         envelope = settings.envelope(for_real=False)
     viewer = Preview(project, file, sender=envelope.sender, recipients=people)
-    checks = Checks(viewer, envelope, example=not settings.unsubscribe_url)
     try:
-        server = serve(viewer, host, port, checks)
+        server = serve(viewer, host, port, Checks(viewer, envelope, example=not settings.unsubscribe_url))
     except OSError as e:
         error(cannot_listen(host, port, e))
         raise typer.Exit(EXIT_BAD_INPUT) from None
