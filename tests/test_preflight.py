@@ -70,7 +70,7 @@ def test_images_without_alt_are_errors_and_each_is_weighed() -> None:
         "photo.png has no width or height",
     ]
     sizes = [f.what for f in found if f.level is Level.OK]
-    assert sizes.count(f"photo.png: {len(photo.data) / 1024:.0f} KB, 40x30 px") == 4
+    assert sizes.count(f"photo.png: {len(photo.data) / 1024:.1f} KB, 40x30 px") == 4
     assert sizes[-1].startswith("4 images, 4 weighed")
 
 

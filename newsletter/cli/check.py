@@ -33,8 +33,10 @@ def check(
         float, typer.Option(min=0.1, max=120, metavar="N", help="Seconds to wait for each web server.")
     ] = 8.0,
 ) -> None:
-    """Look an issue over before it is sent: every link asked, images, size, subject, preheader,
-    unsubscribe, the HTML's build and a spam score. Exit 1 on an error; warnings are listed."""
+    """Look an issue over before sending: links, images, size, inbox lengths, unsubscribe, spam score.
+
+    Every link is asked (HEAD, then GET; redirects followed), unless --offline. Exit 1 on an error;
+    warnings are listed and exit 0."""
     from newsletter.delivering.audience import check_audience
     from newsletter.delivering.preflight import preflight
     from newsletter.model import SAMPLE_RECIPIENT

@@ -68,13 +68,13 @@ def findings(
         weighed += 1
         size = dimensions(data)
         pixels = f", {size[0]}x{size[1]} px" if size else ""
-        said = f"{label}: {len(data) / 1024:.0f} KB{pixels}"
+        said = f"{label}: {_kb(len(data))}{pixels}"
         if len(data) > HEAVY:
             yield Finding.warning(AREA, said, where, "over 1 MB is slow on a phone: save it smaller")
         else:
             yield Finding.ok(AREA, said, where)
     if page.images:
-        yield Finding.ok(AREA, f"{len(page.images)} images, {weighed} weighed: {total / 1024:.0f} KB in all")
+        yield Finding.ok(AREA, f"{len(page.images)} images, {weighed} weighed: {_kb(total)} in all")
     else:
         yield Finding.ok(AREA, "no images")
 
@@ -88,3 +88,7 @@ def _bytes(
     if fetch is None or not src.lower().startswith("https://"):
         return None
     return fetch(src)
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.1f} KB"
