@@ -10,8 +10,9 @@ from email.message import EmailMessage
 import pytest
 from conftest import ENVELOPE, IN_CI, ROOT, SAMPLE, png
 
-from newsletter.delivering.preflight import Level, images, inbox, page, preflight, spam, structure
+from newsletter.delivering.preflight import Level, images, inbox, links, page, preflight, spam, structure
 from newsletter.delivering.preflight.findings import Finding
+from newsletter.delivering.preflight.web import Answer, Outcome
 from newsletter.model import InlineImage
 from newsletter.rendering.project import Project
 
@@ -182,3 +183,27 @@ def test_spamassassin_names_the_rules_a_spammy_message_hits() -> None:
     assert score.level is Level.ERROR
     assert "SUBJ_ALL_CAPS +0.5 (Subject is all capitals)" in score.what
     assert "spam" in score.fix
+
+
+def test_mailto_links_are_checked_for_syntax_without_the_network() -> None:
+    html = (
+        HEAD
+        + '<a href="mailto:info@example.org?subject=Hi">Mail us</a><a href="mailto:info@@example">Oops</a>'
+    )
+    found = links.collect(page.read(html), "", None, unsubscribe=None, view=None)
+    good, bad = links.findings(found, None)
+    assert good.level is Level.OK
+    assert good.what == "'Mail us' → mailto:info@example.org?subject=Hi: a valid address"
+    assert bad.level is Level.ERROR
+    assert bad.what.startswith("'Oops' → mailto:info@@example: not an address")
+
+
+def test_the_archive_page_not_yet_published_is_only_a_warning() -> None:
+    view = links.Link("https://example.org/archief/2026-01.html", "Bekijk", "the layout", "view in browser")
+    other = links.Link("https://example.org/oud", "Oud", "issues/x.yaml:3 sections[0].link.url")
+    gone = Answer(view.url, Outcome.ANSWERED, 404, view.url)
+    assert links.finding(view, gone).level is Level.WARNING
+    assert "newsletter archive" in links.finding(view, gone).fix
+    assert links.finding(other, Answer(other.url, Outcome.ANSWERED, 404, other.url)).level is Level.ERROR
+    # Members' pages and bot walls turn a program away: a warning, to open by hand.
+    assert links.finding(other, Answer(other.url, Outcome.ANSWERED, 403, other.url)).level is Level.WARNING
