@@ -17,6 +17,7 @@ from conftest import ISSUE
 
 from newsletter.rendering.project import Project
 from newsletter.web.preview import Preview
+from newsletter.web.preview_check import Checks
 from newsletter.web.preview_http import PreviewServer, serve
 
 SENDER = "Nieuwsbrief POM Limburg <nieuwsbrief@example.org>"
@@ -76,13 +77,15 @@ class Running:
 
 
 @contextmanager
-def serving(root: Path, issue: Path = ISSUE, **kwargs: object) -> Iterator[Running]:
-    """A preview of `root`/`issue` (the sample issue unless told) served in a thread; stopped and
-    closed on leaving."""
+def serving(
+    root: Path, issue: Path = ISSUE, *, link_timeout: float = 1.0, **kwargs: object
+) -> Iterator[Running]:
+    """A preview of `root`/`issue` (the sample issue unless told) served in a thread, its preflight
+    waiting `link_timeout` seconds for each web server; stopped and closed on leaving."""
     path = root / issue
     project = Project(issues_dir=root / "issues", layouts_dir=root / "layouts")
     preview = Preview(project, path, sender=SENDER, interval=0.1, **kwargs)  # type: ignore[arg-type]
-    server = serve(preview, "127.0.0.1", 0)
+    server = serve(preview, "127.0.0.1", 0, Checks(preview, timeout=link_timeout))
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="preview-test-server"
     )

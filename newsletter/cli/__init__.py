@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import config, dispatch, doctor, mailbox, publish, send, serve, status, write
+from newsletter.cli import check, config, dispatch, doctor, mailbox, publish, send, serve, status, write
 from newsletter.cli.help import PlainCommand, PlainGroup
 from newsletter.cli.layout import layout_app
 from newsletter.cli.output import EXIT_OK
@@ -53,6 +53,7 @@ app.command(cls=PlainCommand, rich_help_panel="Write")(write.validate)
 app.command(cls=PlainCommand, rich_help_panel="Write")(write.render)
 app.command(cls=PlainCommand, rich_help_panel="Write")(write.new)
 app.command(cls=PlainCommand, rich_help_panel="Write")(write.schema)
+app.command(cls=PlainCommand, rich_help_panel="Send")(check.check)
 app.command(cls=PlainCommand, rich_help_panel="Send")(send.send)
 app.command(cls=PlainCommand, rich_help_panel="Send")(status.status)
 app.command(cls=PlainCommand, rich_help_panel="Send")(status.approve)

@@ -187,16 +187,17 @@ def preview(
 ) -> None:
     """Show an issue in the browser at desktop and phone width, updated every time you save."""
     from newsletter.web.preview import Preview
+    from newsletter.web.preview_check import Checks
     from newsletter.web.preview_http import serve
 
     settings = load_settings()
     project = project_of(settings)
     people = _preview_people(file, recipients or settings.recipients)
     with user_errors():
-        sender = settings.envelope(for_real=False, sign=False).sender
-    viewer = Preview(project, file, sender=sender, recipients=people)
+        envelope = settings.envelope(for_real=False, sign=False)
+    viewer = Preview(project, file, sender=envelope.sender, recipients=people)
     try:
-        server = serve(viewer, host, port)
+        server = serve(viewer, host, port, Checks(viewer, envelope, example=not settings.unsubscribe_url))
     except OSError as e:
         error(cannot_listen(host, port, e))
         raise typer.Exit(EXIT_BAD_INPUT) from None

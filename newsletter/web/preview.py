@@ -55,6 +55,8 @@ class Preview:
     ) -> None:
         # Images are linked from this server instead of embedded: a browser cannot show cid: parts.
         self.project = replace(project, asset_base_url=ASSETS, archive_url=None)
+        # As mail programs get it, for the preflight panel (web/preview_check.py).
+        self.mail_project = project
         self.path = path
         self.sender = sender
         self.recipients = recipients or [SAMPLE_RECIPIENT]

@@ -1,5 +1,6 @@
-"""The preview's web server: the page, the email in its frames, its text, its state as JSON, an event
-stream that says when a new version is there, and the issue's image files.
+"""The preview's web server: the page, the email in its frames, its text, its state as JSON, its
+preflight (/check.json, ?links=1 to ask the links), an event stream that says when a new version is
+there, and the issue's image files.
 
 The page shows subscribers' names and addresses, so the server answers only requests addressed to
 the host it listens on: a web page elsewhere that points its own domain name at 127.0.0.1 (DNS
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from newsletter.web.pages import PREVIEW_MISTAKE, PREVIEW_PAGE, render_page
 from newsletter.web.preview import ASSETS, Preview
+from newsletter.web.preview_check import Checks
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names of listening on every address, compared only
@@ -65,8 +67,11 @@ class HostCheck:
         return True
 
 
-def make_handler(preview: Preview, hosts: HostCheck | None = None) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    preview: Preview, hosts: HostCheck | None = None, checks: Checks | None = None
+) -> type[BaseHTTPRequestHandler]:
     check = hosts or HostCheck.listening_on("127.0.0.1")
+    preflight = checks or Checks(preview)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "newsletter-preview"
@@ -123,6 +128,9 @@ def make_handler(preview: Preview, hosts: HostCheck | None = None) -> type[BaseH
                 self._send((text or "\n".join(preview.snapshot.errors)).encode(), "text/plain; charset=utf-8")
             elif url.path == "/state.json":
                 self._send(json.dumps(preview.state(index)).encode(), "application/json")
+            elif url.path == "/check.json":
+                online = query.get("links", ["0"])[0] == "1"
+                self._send(json.dumps(preflight.state(index, online=online)).encode(), "application/json")
             elif url.path == "/events":
                 self._events()
             elif url.path.startswith(ASSETS + "/"):
@@ -168,8 +176,10 @@ class PreviewServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def serve(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> PreviewServer:
+def serve(
+    preview: Preview, host: str = "127.0.0.1", port: int = 8000, checks: Checks | None = None
+) -> PreviewServer:
     """Start the watcher and a server (not yet serving: call serve_forever, or run it in a thread)."""
-    server = PreviewServer((host, port), make_handler(preview, HostCheck.listening_on(host)))
+    server = PreviewServer((host, port), make_handler(preview, HostCheck.listening_on(host), checks))
     threading.Thread(target=preview.watch, daemon=True, name="preview-watch").start()
     return server

@@ -31,10 +31,35 @@ async function update() {
     const q = `?r=${recipient}&v=${version}`;
     $("desktop").src = "/email.html" + q; $("phone").src = "/email.html" + q;
     $("text").textContent = await (await fetch("/email.txt" + q)).text();
+    check(false);
   }
   $("status").textContent = "version " + state.version;
   document.body.dataset.version = state.version;
 }
+// The preflight: the quick check with every new version; the links and the spam score on request.
+async function check(online) {
+  $("check-links").disabled = true;
+  if (online) { $("check-summary").textContent = "asking every link…"; }
+  try {
+    const report = await (await fetch(`/check.json?r=${recipient}&links=${online ? 1 : 0}`)).json();
+    const list = $("check-list");
+    list.replaceChildren();
+    for (const group of report.areas) {
+      for (const f of group.findings) {
+        if (f.level === "ok" && !report.online) { continue; }
+        const item = document.createElement("li");
+        item.className = f.level;
+        item.textContent = `${group.area}: ${f.what}` + (f.where ? ` at ${f.where}` : "") + (f.fix ? `: ${f.fix}` : "");
+        list.append(item);
+      }
+    }
+    const summary = report.mistakes.length ? "the issue has mistakes (above)" : report.summary;
+    $("check-summary").textContent = summary + (report.online ? " (links asked)" : " (links not asked yet)");
+    $("check").dataset.version = report.version;
+    $("check").dataset.online = report.online ? "1" : "0";
+  } finally { $("check-links").disabled = false; }
+}
+$("check-links").addEventListener("click", () => check(true));
 $("recipient").addEventListener("change", (e) => { recipient = Number(e.target.value); version = -1; update(); });
 $("tab-html").addEventListener("click", () => { document.body.classList.remove("text");
   $("tab-html").classList.add("on"); $("tab-text").classList.remove("on");
