@@ -50,7 +50,8 @@ def test_check_finds_the_broken_link_with_its_place_and_exits_1(project_dir: Pat
     assert code == 1, text
     gone = _line(text, "/gone")
     assert gone.strip().startswith("error:")
-    assert "'Read the gone page'" in gone
+    # The link's text as a screen reader hears it: the button's words and the article it belongs to.
+    assert "'Read the gone page: A page that is gone'" in gone
     assert ": 404" in gone
     assert f"issues/links.yaml:{line_of(issue, '/gone')} sections[1].link.url" in gone
     # The 404 and the redirect loop; the slow page is only a warning.
