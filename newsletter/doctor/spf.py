@@ -53,12 +53,13 @@ def _missing(where: str, domain: str, records: int, relay: Relay | None) -> Find
             f"{where}: {records} v=spf1 TXT records; receivers treat that as a permerror and SPF fails",
             f"merge them into one TXT record at {domain} and delete the others",
         )
-    suggestion = " ".join(f"include:{name}" for name in (relay.includes if relay else ()))
+    includes = " ".join(f"include:{name}" for name in (relay.includes if relay else ()))
+    record = f"v=spf1 {includes} -all" if includes else "v=spf1 include:NAME ~all"
     return Finding.error(
         AREA,
         f"{where}: no SPF record; Gmail, Yahoo and Outlook.com refuse or junk bulk mail without one",
-        f'add a TXT record at {domain}: "v=spf1 {suggestion + " " if suggestion else ""}-all" '
-        "(with the include: or ip4: your relay's provider documents)",
+        f'add a TXT record at {domain}: "{record}"'
+        + ("" if includes else ", NAME being the include your relay's provider documents (or ip4:ADDRESS)"),
     )
 
 

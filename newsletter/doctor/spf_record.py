@@ -100,8 +100,8 @@ def _term(token: str) -> Term | None:
     if name in ("ip4", "ip6"):
         return Term(token, name, qualifier, network=_network(name, rest))
     if name in ("include", "exists", "ptr"):
-        if not rest.startswith(":") and name != "ptr":
-            raise ValueError(f"{name} needs a domain, e.g. {name}:example.com")
+        if (rest or name != "ptr") and (not rest.startswith(":") or rest == ":"):
+            raise ValueError(f"{name} needs a domain after a colon, e.g. {name}:example.com")
         if "/" in rest:
             raise ValueError(f"{name} takes no CIDR length")
         return Term(token, name, qualifier, domain=_domain(rest[1:]) if rest else None)
