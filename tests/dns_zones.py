@@ -10,7 +10,6 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from dns_server import Zone
 
 SELECTOR = "selector1"
