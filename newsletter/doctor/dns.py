@@ -7,12 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.resolver
+
 from newsletter.doctor.dkim_key import dkim_findings
 from newsletter.doctor.dmarc import dmarc_findings
 from newsletter.doctor.findings import Finding
 from newsletter.doctor.lookups import TROUBLE_FIX, LookupFailed, Lookups, trouble
 from newsletter.doctor.resolver import make_resolver
 from newsletter.doctor.spf import Relay, spf_findings
+from newsletter.errors import ConfigError
 
 AREA = "DNS"
 
@@ -31,9 +34,14 @@ class DnsSetup:
 
 
 def dns_findings(setup: DnsSetup, *, timeout: float = 5.0) -> list[Finding]:
-    lookups = Lookups(
-        make_resolver(setup.dns_server, timeout=timeout), setup.dns_server or "the system's resolver"
-    )
+    try:
+        resolver = make_resolver(setup.dns_server, timeout=timeout)
+    except dns.resolver.NoResolverConfiguration:
+        raise ConfigError(
+            "this machine names no DNS resolver (/etc/resolv.conf): set NEWSLETTER_DNS_SERVER to one, "
+            "e.g. 192.0.2.53"
+        ) from None
+    lookups = Lookups(resolver, setup.dns_server or "the system's resolver")
     findings: list[Finding] = []
     if setup.envelope_domain != setup.from_domain:
         role = "the envelope sender's domain, NEWSLETTER_BOUNCE_ADDRESS: receivers check SPF here"
