@@ -64,9 +64,37 @@ def _show(findings: list[Finding]) -> list[Finding]:
     return findings
 
 
-def _dns_findings(settings: Settings) -> list[Finding]:  # noqa: ARG001 (groundwork: filled next)
+def _dns_findings(settings: Settings) -> list[Finding]:
     """SPF, DMARC and DKIM of the From domain (and the envelope sender's)."""
-    return []
+    from email.utils import parseaddr
+
+    from newsletter.config.checks import address_setting, bounce_address_setting
+    from newsletter.doctor.dns import DnsSetup, dns_findings
+    from newsletter.doctor.spf import Relay
+    from newsletter.errors import ConfigError
+
+    if not settings.from_:
+        raise ConfigError(
+            "set NEWSLETTER_FROM (e.g. Newsletter <newsletter@example.org>): doctor checks its domain"
+        )
+    from_domain = parseaddr(address_setting("NEWSLETTER_FROM", settings.from_))[1].rpartition("@")[2]
+    bounce = bounce_address_setting(settings.bounce_address) if settings.bounce_address else None
+    profile = settings.relay_profile()
+    relay = Relay(
+        title=profile.title if profile else None,
+        includes=profile.spf_include if profile else (),
+        host=settings.smtp_host or (profile.host if profile else None),
+    )
+    setup = DnsSetup(
+        from_domain=from_domain,
+        envelope_domain=bounce.rpartition("@")[2] if bounce else from_domain,
+        relay=relay,
+        dkim_selector=settings.dkim_selector,
+        dkim_domain=settings.dkim_domain.strip().rstrip(".").lower() if settings.dkim_domain else None,
+        dkim_key_file=settings.dkim_key_file,
+        dns_server=settings.dns_server,
+    )
+    return dns_findings(setup)
 
 
 def _relay_findings(settings: Settings) -> list[Finding]:  # noqa: ARG001 (groundwork: filled next)
