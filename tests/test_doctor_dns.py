@@ -136,6 +136,16 @@ def test_a_missing_relay_include_is_an_error_naming_the_include_to_add(server: R
     assert finding.fix == f"add include:{MICROSOFT} before the all in the TXT record at example.org"
 
 
+def test_one_of_a_profiles_includes_is_enough(server: RunningDNS) -> None:
+    brevo = Relay("Brevo", ("spf.brevo.com", "spf.sendinblue.com"), "smtp-relay.brevo.com")
+    server.zone["spf.sendinblue.com"] = {"TXT": ["v=spf1 ip4:185.41.28.0/22 -all"]}
+    spf(server, "v=spf1 include:spf.sendinblue.com -all")
+    assert problems(check(server, relay=brevo)) == []
+    spf(server, "v=spf1 -all")
+    finding = one(check(server, relay=brevo), Level.ERROR, "does not include spf.brevo.com")
+    assert finding.fix == "add include:spf.brevo.com before the all in the TXT record at example.org"
+
+
 def test_the_relays_include_is_found_through_another_include_and_a_redirect(server: RunningDNS) -> None:
     spf(server, "v=spf1 redirect=_spf.example.org")
     spf(server, f"v=spf1 include:{MICROSOFT} ~all", "_spf.example.org")
