@@ -21,6 +21,7 @@ from dns_zones import (
     short_key,
 )
 
+from newsletter.composing import dkim as signing
 from newsletter.doctor.dmarc import organisational_domain
 from newsletter.doctor.dns import DnsSetup, dns_findings
 from newsletter.doctor.findings import Finding, Level
@@ -299,6 +300,21 @@ def test_a_selector_without_a_key_and_no_selector_at_all(server: RunningDNS) -> 
     assert "google" in str(finding.fix)
 
 
+def test_no_key_in_dns_with_a_key_file_gives_the_record_to_publish(
+    server: RunningDNS, tmp_path: Path
+) -> None:
+    mine = key_file(tmp_path / "dkim.pem", private_key())
+    del server.zone[f"{SELECTOR}._domainkey.example.org"]
+    server.zone[f"{SELECTOR}._domainkey.example.org"] = {"TXT": ["v=spf1 -all"]}
+    finding = one(check(server, dkim_key_file=mine), Level.ERROR, "no key published")
+    record = signing.dkim_record(signing.load_key(mine.read_bytes()))
+    assert record.startswith("v=DKIM1; k=rsa; p=")
+    assert finding.fix == (
+        f'publish one TXT record at {SELECTOR}._domainkey.example.org: "{record}" (the public half of '
+        "NEWSLETTER_DKIM_KEY_FILE)"
+    )
+
+
 def test_the_key_in_dns_must_be_the_public_half_of_the_key_file(server: RunningDNS, tmp_path: Path) -> None:
     mine = key_file(tmp_path / "dkim.pem", private_key())
     assert problems(check(server, dkim_key_file=mine)) == []
@@ -307,6 +323,8 @@ def test_the_key_in_dns_must_be_the_public_half_of_the_key_file(server: RunningD
     assert str(other) in finding.what
     secret = other.read_text().splitlines()[1]
     assert secret not in f"{finding.what} {finding.fix}"
+    # The fix is the record to publish: the file's public half, as signing would need it.
+    assert f'"{signing.dkim_record(signing.load_key(other.read_bytes()))}"' in str(finding.fix)
     (tmp_path / "broken.pem").write_text("not a key\n")
     one(
         check(server, dkim_key_file=tmp_path / "broken.pem"),

@@ -44,11 +44,14 @@ def dkim_findings(
     where = f"DKIM key {name}" + (f" (a CNAME to {answer.canonical})" if answer.canonical != name else "")
     records = [value for value in answer.values if "p=" in value.replace(" ", "")]
     if len(records) != 1:
+        ours = _record_to_publish(key_file)
         return [
             Finding.error(
                 AREA,
                 f"{where}: " + ("more than one key record" if records else "no key published"),
-                f"publish the one TXT record your relay gives for selector {selector} at {name} "
+                (f'publish one TXT record at {name}: "{ours}" (the public half of NEWSLETTER_DKIM_KEY_FILE)')
+                if ours
+                else f"publish the one TXT record your relay gives for selector {selector} at {name} "
                 f"(or correct NEWSLETTER_DKIM_SELECTOR={selector})",
             )
         ]
@@ -138,12 +141,29 @@ def key_file_finding(published: PublicKey, path: Path, name: str) -> Finding:
         )
     if _public_bytes(private.public_key()) == _public_bytes(published):
         return Finding.ok(AREA, f"{what}: the key in DNS is the file's public half")
+    ours = _record_to_publish(path)
     return Finding.error(
         AREA,
         f"{what}: the key in DNS is not the file's public half, so every signature fails",
-        f"publish the file's public key at {name}, or set NEWSLETTER_DKIM_KEY_FILE to the key of "
-        "that selector",
+        (
+            f'publish the file\'s public key at {name}: "{ours}"'
+            if ours
+            else f"publish the file's public key at {name}"
+        )
+        + ", or set NEWSLETTER_DKIM_KEY_FILE to the key of that selector",
     )
+
+
+def _record_to_publish(key_file: Path | None) -> str | None:
+    """The TXT record that publishes the key the tool signs with, or None without a usable key file."""
+    from newsletter.composing.dkim import KeyProblem, dkim_record, load_key
+
+    if key_file is None:
+        return None
+    try:
+        return dkim_record(load_key(key_file.read_bytes()))
+    except (OSError, KeyProblem):
+        return None
 
 
 def _public_bytes(key: object) -> bytes:
