@@ -131,6 +131,7 @@ class _Session:
             if s.security is Security.SSL
             else PlainSMTP("", 0, s.timeout, wait)
         )
+        smtp._host = s.host  # type: ignore[attr-defined]  # STARTTLS checks the certificate against it
         self.smtp = smtp
         try:
             code, greeting = smtp.connect(s.host, s.port)
@@ -168,7 +169,7 @@ class _Session:
         code, message = smtp.ehlo()
         if code != 250:
             raise _error(f"{self.where} refuses {when}: {code} {_text(message)}", _PLACE)
-        offered = ", ".join(f"{k.upper()} {v}".strip() for k, v in smtp.esmtp_features.items())
+        offered = ", ".join(" ".join([k.upper(), *v.split()]) for k, v in smtp.esmtp_features.items())
         self.ok(f"{when}: offers {offered or 'no extensions'}")
 
     def _tls(self, smtp: smtplib.SMTP) -> None:
@@ -312,7 +313,7 @@ def message_size(rendered: Rendered) -> int:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
 
 
 def _login_fix(message: str) -> str:
