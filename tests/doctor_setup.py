@@ -61,18 +61,21 @@ class SigningRelay:
     headers: tuple[bytes, ...] = SIGNED
     return_path: str | None = None  # default: the envelope sender
     results: str = "spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=pass"
+    sign: bool = True  # False: delivered unsigned, as Microsoft 365 delivers inside the organisation
     tamper: bool = False  # change the body after signing, as a footer-adding filter does
     delivered: list[bytes] = field(default_factory=list)
 
     def __call__(self, mail_from: str, data: bytes) -> None:
-        signature = dkim.sign(
-            data,
-            SELECTOR.encode(),
-            self.domain.encode(),
-            self.key.private_pem,
-            include_headers=list(self.headers),
-        )
-        signed = signature + data
+        signed = data
+        if self.sign:
+            signature = dkim.sign(
+                data,
+                SELECTOR.encode(),
+                self.domain.encode(),
+                self.key.private_pem,
+                include_headers=list(self.headers),
+            )
+            signed = signature + data
         if self.tamper:
             signed = signed.rstrip(b"\r\n") + b"\r\n-- \r\nAdded by a filter\r\n"
         top = (
