@@ -199,3 +199,14 @@ def test_a_size_limit_below_the_newest_issue_is_an_error(
     assert "the relay takes at most 20 kB" in shown
     assert "fix: smaller images in the issue" in shown
     assert tls_server.recorder.messages == []
+
+
+def test_a_to_that_is_no_address_is_one_line_and_exit_2(
+    project_dir: Path, tls_server: SMTPServer, dns_address: str
+) -> None:
+    cli = Cli(project_dir, tls_server, SECRET)
+    result = cli.run("doctor", "--to", "lezer at example.com", NEWSLETTER_DNS_SERVER=dns_address)
+    assert result.returncode == 2, output(result)
+    (line,) = result.stderr.strip().splitlines()
+    assert "--to='lezer at example.com' is not an address; write e.g. reader@example.com" in line
+    assert tls_server.recorder.connections == 0

@@ -86,7 +86,7 @@ def _trip(settings: Settings, to: str | None) -> tuple[Envelope, Outgoing, str]:
 
     envelope = settings.envelope(for_real=True)
     token = new_token()
-    address = address_setting("--to", to, display_name=False) if to else None
+    address = address_setting("--to", to, display_name=False, example="reader@example.com") if to else None
     message = doctor_message(
         envelope, round_trip_address(envelope, address, token), token, dt.datetime.now(dt.UTC)
     )

@@ -244,7 +244,16 @@ class _Session:
 
     def _mail_from(self, smtp: smtplib.SMTP) -> None:
         sender = self.check.envelope_from
-        code, message = smtp.mail(sender)
+        options = []
+        if not (sender + self.check.recipient).isascii():
+            if not smtp.has_extn("smtputf8"):
+                raise _error(
+                    f"{self.where} does not take international addresses (no SMTPUTF8): {sender} or "
+                    f"{self.check.recipient} cannot go through it",
+                    f"{self._envelope_setting()} (and doctor --to) in ASCII, or a relay that offers SMTPUTF8",
+                )
+            options = ["SMTPUTF8"]  # smtplib then writes this session's commands in UTF-8
+        code, message = smtp.mail(sender, options)
         if code == 250:
             self.ok(f"MAIL FROM:<{sender}> accepted ({self._envelope_setting()})")
             return
