@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 
 import dns.resolver
 
@@ -48,8 +49,6 @@ def round_trip_address(envelope: Envelope, to: str | None, token: str) -> str:
 
 
 def _from_address(envelope: Envelope) -> str:
-    from email.utils import parseaddr
-
     return parseaddr(envelope.sender)[1]
 
 
@@ -76,8 +75,6 @@ def doctor_message(envelope: Envelope, to: str, token: str, now: dt.datetime) ->
 
 
 def _display_name(envelope: Envelope) -> str:
-    from email.utils import parseaddr
-
     return parseaddr(envelope.sender)[0]
 
 
