@@ -10,6 +10,7 @@ from newsletter.cli.context import load_settings
 from newsletter.cli.output import EXIT_FAILED, EXIT_OK, user_errors
 
 if TYPE_CHECKING:
+    from newsletter.composing.message import Envelope, Outgoing
     from newsletter.config import Settings
     from newsletter.doctor.findings import Finding
 
@@ -40,9 +41,10 @@ def doctor(
     findings: list[Finding] = []
     with user_errors():
         findings += _show(_dns_findings(settings))
-        findings += _show(_relay_findings(settings))
+        relay = _show(_relay_findings(settings, to))
+        findings += relay
         if not no_send:
-            findings += _show(_round_trip_findings(settings, to, wait))
+            findings += _show(_round_trip_findings(settings, to, wait, relay_failed=_failed(relay)))
     from newsletter.doctor.findings import Level
 
     errors = sum(f.level is Level.ERROR for f in findings)
@@ -97,11 +99,86 @@ def _dns_findings(settings: Settings) -> list[Finding]:
     return dns_findings(setup)
 
 
-def _relay_findings(settings: Settings) -> list[Finding]:  # noqa: ARG001 (groundwork: filled next)
+def _failed(findings: list[Finding]) -> bool:
+    from newsletter.doctor.findings import Level
+
+    return any(f.level is Level.ERROR for f in findings)
+
+
+def _trip(settings: Settings, to: str | None) -> tuple[Envelope, Outgoing, str]:
+    """The round-trip message (its token, and so its envelope sender, made here) and the envelope."""
+    import datetime as dt
+
+    from newsletter.config.checks import address_setting
+    from newsletter.doctor.round_trip import doctor_message, new_token, round_trip_address
+
+    envelope = settings.envelope(for_real=True)
+    token = new_token()
+    address = address_setting("--to", to, display_name=False, example="reader@example.com") if to else None
+    message = doctor_message(
+        envelope, round_trip_address(envelope, address, token), token, dt.datetime.now(dt.UTC)
+    )
+    return envelope, message, token
+
+
+def _relay_findings(settings: Settings, to: str | None) -> list[Finding]:
     """Connection, TLS and certificate, login, and the From address accepted."""
-    return []
+    from email.utils import parseaddr
+
+    from newsletter.doctor.relay import RelayCheck, relay_findings
+
+    envelope, message, _ = _trip(settings, to)
+    check = RelayCheck(
+        sender=settings.smtp_sender(),
+        envelope_from=message.envelope_from,
+        from_address=parseaddr(envelope.sender)[1],
+        recipient=message.recipient.email,
+        issue_size=lambda: _issue_size(settings),
+    )
+    return relay_findings(check)
 
 
-def _round_trip_findings(settings: Settings, to: str | None, wait: int) -> list[Finding]:  # noqa: ARG001
+def _issue_size(settings: Settings) -> int | None:
+    """About the size of the newest issue's message, or None when there is none that renders."""
+    from newsletter.cli.context import project_of
+    from newsletter.doctor.relay import message_size
+    from newsletter.errors import NewsletterError
+
+    project = project_of(settings)
+    latest = project.latest_issue()
+    if latest is None:
+        return None
+    try:
+        return message_size(project.render(latest)[1])
+    except NewsletterError:
+        return None
+
+
+def _round_trip_findings(
+    settings: Settings, to: str | None, wait: int, *, relay_failed: bool
+) -> list[Finding]:
     """One real message through the relay, read back over IMAP and checked."""
-    return []
+    from email.utils import parseaddr
+
+    from newsletter.doctor.alignment import domain_of
+    from newsletter.doctor.findings import Finding
+    from newsletter.doctor.resolver import make_resolver
+    from newsletter.doctor.round_trip import AREA, RoundTrip, not_readable, round_trip_findings
+
+    envelope, message, token = _trip(settings, to)
+    if relay_failed:
+        return [Finding.warning(AREA, "not sent: the relay check failed", "the relay's findings above")]
+    mailbox = settings.mailbox_source()
+    if mailbox is None:
+        return [not_readable(message.recipient.email)]
+    trip = RoundTrip(
+        sender=settings.smtp_sender(),
+        message=message,
+        token=token,
+        mailbox=mailbox,
+        from_domain=domain_of(parseaddr(envelope.sender)[1]),
+        wait=wait,
+        resolver=make_resolver(settings.dns_server),
+        sign=None,  # the tool's DKIM signing (NEWSLETTER_DKIM_KEY_FILE) goes here once it is merged
+    )
+    return round_trip_findings(trip)
