@@ -22,7 +22,7 @@ from dns_zones import (
 )
 
 from newsletter.composing import dkim as signing
-from newsletter.doctor.dmarc import organisational_domain
+from newsletter.doctor.alignment import organisational_domain
 from newsletter.doctor.dns import DnsSetup, dns_findings
 from newsletter.doctor.findings import Finding, Level
 from newsletter.doctor.spf import Relay

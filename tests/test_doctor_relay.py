@@ -210,3 +210,4 @@ def test_a_to_that_is_no_address_is_one_line_and_exit_2(
     (line,) = result.stderr.strip().splitlines()
     assert "--to='lezer at example.com' is not an address; write e.g. reader@example.com" in line
     assert tls_server.recorder.connections == 0
+    assert result.stdout == ""  # stopped before any finding, DNS included

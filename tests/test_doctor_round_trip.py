@@ -197,3 +197,26 @@ def test_a_bounce_address_with_a_token_is_where_the_round_trip_goes(
     assert rcpt.startswith("bounces+")
     assert arrival.mail_from.startswith("bounces+")
     assert rcpt != "bounces+{token}@example.org"
+
+
+def test_the_tools_own_signature_passes_where_the_relay_signs_only_with_its_domain(
+    project_dir: Path, tls_server: SMTPServer, dovecot: Dovecot, dns_address: str, key: Key
+) -> None:
+    # A relay that signs as itself and leaves the unsubscribe headers out, as many do: with
+    # NEWSLETTER_DKIM_KEY_FILE the message already carries our aligned signature when it leaves.
+    headers = tuple(h for h in SIGNED if h not in UNSUBSCRIBE)
+    relay = SigningRelay(key, lambda data: dovecot.append([data]), domain=RELAY_DOMAIN, headers=headers)
+    _relay(tls_server, relay)
+    key_file = project_dir / "dkim.pem"
+    key_file.write_bytes(key.private_pem)
+    code, shown = _doctor(
+        project_dir, tls_server, dovecot, dns_address, "--wait", "20", NEWSLETTER_DKIM_KEY_FILE=str(key_file)
+    )
+    assert code == 0, shown
+    lines = _round_trip(shown)
+    assert any(f"DKIM signature d=example.org s={SELECTOR} verifies" in line for line in lines), shown
+    assert any(f"DKIM signature d={RELAY_DOMAIN} s={SELECTOR} verifies" in line for line in lines), shown
+    assert any("signs List-Unsubscribe and List-Unsubscribe-Post" in line for line in lines), shown
+    assert "error" not in "\n".join(lines)
+    (arrival,) = tls_server.recorder.messages
+    assert arrival.data.startswith(b"DKIM-Signature:")

@@ -40,6 +40,10 @@ def doctor(
     settings = load_settings()
     findings: list[Finding] = []
     with user_errors():
+        if to:  # a mistake in --to stops before any finding
+            from newsletter.config.checks import address_setting
+
+            address_setting("--to", to, display_name=False, example="reader@example.com")
         findings += _show(_dns_findings(settings))
         relay = _show(_relay_findings(settings, to))
         findings += relay
@@ -179,6 +183,5 @@ def _round_trip_findings(
         from_domain=domain_of(parseaddr(envelope.sender)[1]),
         wait=wait,
         resolver=make_resolver(settings.dns_server),
-        sign=None,  # the tool's DKIM signing (NEWSLETTER_DKIM_KEY_FILE) goes here once it is merged
     )
     return round_trip_findings(trip)

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import re
 
+from newsletter.doctor.alignment import organisational_domain
 from newsletter.doctor.findings import Finding
 from newsletter.doctor.lookups import TROUBLE_FIX, LookupFailed, Lookups, trouble
 
 AREA = "DNS"
-# Without a public suffix list: the registrable domain is the last two labels, or three under these
-# second-level suffixes. Enough for the doctor's advice; a wrong guess only changes where it looks.
-_SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "edu", "ltd", "plc", "ne", "or", "gv"}
 _VERSION = re.compile(r"v\s*=\s*DMARC1\s*(;|$)")
 _POLICIES = ("none", "quarantine", "reject")
-
-
-def organisational_domain(domain: str) -> str:
-    labels = domain.lower().rstrip(".").split(".")
-    keep = 3 if len(labels) > 2 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
-    return ".".join(labels[-keep:])
 
 
 def tags(record: str) -> dict[str, str]:
