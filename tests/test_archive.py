@@ -56,12 +56,12 @@ def write_issue(
 def two_ready(project_dir: Path) -> Path:
     """January and February ready to go (January with a local image and a layout logo), March a draft."""
     images = project_dir / "issues" / "images"
-    images.mkdir()
+    images.mkdir(exist_ok=True)
     (images / "panel.png").write_bytes(png(4, 3))
+    # The layout's logo and dark logo (layout.yaml names both), as files this test knows.
     layout = project_dir / "layouts" / "pom-limburg"
     (layout / "logo.png").write_bytes(png(8, 2))
-    with (layout / "layout.yaml").open("a", encoding="utf-8") as f:
-        f.write('logo: {src: logo.png, alt: "POM Limburg", width: 160}\n')
+    (layout / "logo-dark.png").write_bytes(png(8, 3))
     write_issue(project_dir, "2026-01", send_at="2026-01-20T09:00", image="images/panel.png")
     write_issue(project_dir, "2026-02", subject=FEBRUARY, send_at="2026-02-17T09:00")
     write_issue(project_dir, "2026-03", subject=MARCH, status="draft")
@@ -258,9 +258,11 @@ def test_local_images_are_copied_under_site_assets(two_ready: Path) -> None:
     site = two_ready / "site"
     assert (site / "assets" / "images" / "panel.png").read_bytes() == png(4, 3)
     assert (site / "assets" / "layouts" / "pom-limburg" / "logo.png").read_bytes() == png(8, 2)
+    assert (site / "assets" / "layouts" / "pom-limburg" / "logo-dark.png").read_bytes() == png(8, 3)
     sources = [str(img["src"]) for img in soup(site / "2026-01.html").find_all("img")]
     assert "assets/images/panel.png" in sources
     assert "assets/layouts/pom-limburg/logo.png" in sources
+    assert "assets/layouts/pom-limburg/logo-dark.png" in sources
     # Nothing is embedded or left pointing at a mail part.
     assert not [s for s in sources if s.startswith(("cid:", "data:"))]
 

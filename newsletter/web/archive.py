@@ -141,8 +141,9 @@ def _copy_images(loaded: LoadedIssue, project: Project, out: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / image.src, target)
     layout = project.layout(loaded)
-    logo = layout.config.logo
-    if logo and not is_remote_image(logo.src):
-        target = out / ASSETS / "layouts" / layout.name / logo.src
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(layout.path / logo.src, target)
+    config = layout.config
+    for src in (config.logo.src if config.logo else None, config.logo_dark):
+        if src and not is_remote_image(src):
+            target = out / ASSETS / "layouts" / layout.name / src
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(layout.path / src, target)
