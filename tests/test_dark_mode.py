@@ -7,7 +7,6 @@ Also the header's month label and the sample's photo, which the dark screenshots
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 from command import WIDE, environment, run
 from conftest import ISSUE, ROOT, SAMPLE, edit, line_of, needs_chromium
-from issue_files import render, sample_text
+from issue_files import copy_sample_images, render, sample_text
 from playwright.sync_api import Browser, Frame, Page, expect
 from preview_server import serving
 
@@ -225,7 +224,7 @@ def test_the_header_shows_the_issue_s_month_in_dutch(sample: tuple[Rendered, str
 
 def sample_as(folder: Path, name: str, text: str) -> Path:
     """`text` as folder/issues/<name>.yaml, beside a copy of the sample's images."""
-    shutil.copytree(ROOT / "issues" / "images", folder / "issues" / "images")
+    copy_sample_images(folder / "issues")
     path = folder / "issues" / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -263,7 +263,7 @@ def add_files(root: Path) -> None:
     (root / ".env").write_text("NEWSLETTER_SMTP_PASSWORD=geheim\n", encoding="utf-8")
     (root / "secret.png").write_bytes(png())
     issues = root / ISSUE.parent
-    (issues / "images").mkdir()
+    (issues / "images").mkdir(exist_ok=True)
     (issues / "images" / "foto.png").write_bytes(png(3, 3))
     (issues / "images" / "foto.JPG").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (issues / "link.png").symlink_to(root / "secret.png")
