@@ -64,7 +64,7 @@ def logo(colour: tuple[int, int, int, int]) -> Image.Image:
 
 
 def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
-    width, height = size
+    height = size[1]
     column = Image.new("RGB", (1, height))
     for y in range(height):
         t = y / max(1, height - 1)
@@ -131,7 +131,9 @@ def photo() -> Image.Image:
         draw.rectangle((x + 4, car_top + 4, x + 146, track - 30), fill=colour)
         for rib in range(x + 12, x + 146, 10):
             r, g, b = colour
-            draw.line((rib, car_top + 8, rib, track - 34), fill=(r - 22 if r > 22 else 0, g - 22, b - 22), width=2)
+            draw.line(
+                (rib, car_top + 8, rib, track - 34), fill=(r - 22 if r > 22 else 0, g - 22, b - 22), width=2
+            )
         wheels += [x + 28, x + 122]
         x += 158
         if x > width:

@@ -19,8 +19,8 @@ from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
 from newsletter.ledger import Ledger
 from newsletter.reading.recipients import load as load_recipients
+from newsletter.rendering.dates import format_date
 from newsletter.rendering.project import Project
-from newsletter.rendering.render import format_date
 from newsletter.web import archive
 
 FEBRUARY = "Februari: nieuwe kansen in Genk en Hasselt"

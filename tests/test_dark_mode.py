@@ -69,7 +69,9 @@ def dark_rules(styles: str) -> str:
 
 
 def colour_of(rules: str, selector: str, prop: str = "color") -> str:
-    found = re.search(rf"(?m)^{re.escape(selector)}[ ,][^{{]*\{{[^}}]*?\b{prop}: (#[0-9a-f]{{6}}) !important", rules)
+    found = re.search(
+        rf"(?m)^{re.escape(selector)}[ ,][^{{]*\{{[^}}]*?\b{prop}: (#[0-9a-f]{{6}}) !important", rules
+    )
     assert found is not None, f"no {prop} for {selector}"
     return found[1]
 
@@ -215,7 +217,7 @@ def header_texts(rendered: Rendered) -> list[str]:
     soup = BeautifulSoup(html_of(rendered), "lxml")
     band = soup.select_one(".nl-band")
     assert isinstance(band, Tag)
-    return [t for t in band.stripped_strings]
+    return list(band.stripped_strings)
 
 
 def test_the_header_shows_the_issue_s_month_in_dutch(sample: tuple[Rendered, str]) -> None:
@@ -345,7 +347,12 @@ def rgb_of(colour: str) -> str:
 DARK = dark_palette(layouts.load(ROOT / "layouts", "pom-limburg").config.brand.model_dump(), {})
 DARK_LOOKS = {"background": rgb_of(DARK["background"]), "text": rgb_of(DARK["text"]), "light_logo": False,
               "dark_logo": True}  # fmt: skip
-LIGHT_LOOKS = {"background": rgb_of("#eef2f4"), "text": rgb_of("#1d2b36"), "light_logo": True, "dark_logo": False}
+LIGHT_LOOKS = {
+    "background": rgb_of("#eef2f4"),
+    "text": rgb_of("#1d2b36"),
+    "light_logo": True,
+    "dark_logo": False,
+}
 
 
 @needs_chromium

@@ -25,7 +25,7 @@ _MONTH_SLUG = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?!\d)")
 
 
 def format_date(day: dt.date, language: Language) -> str:
-    """"20 januari 2026", "20 January 2026", "20. Januar 2026"."""
+    """ "20 januari 2026", "20 January 2026", "20. Januar 2026"."""
     month = MONTHS[language][day.month - 1]
     if language == "en":
         return f"{day.day} {month} {day.year}"
@@ -33,7 +33,7 @@ def format_date(day: dt.date, language: Language) -> str:
 
 
 def format_month(day: dt.date, language: Language) -> str:
-    """"januari 2026", "January 2026"."""
+    """ "januari 2026", "January 2026"."""
     return f"{MONTHS[language][day.month - 1]} {day.year}"
 
 

@@ -6,7 +6,6 @@ again at the end (see `newsletter.model.merge`), so the per-recipient work is a 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import html as html_module
 import logging
@@ -35,7 +34,6 @@ from newsletter.model import (
     InlineImage,
     Intro,
     Issue,
-    Language,
     Link,
     Rendered,
 )
@@ -53,7 +51,6 @@ from newsletter.model.merge import (
 from newsletter.reading.layouts import Layout
 from newsletter.rendering import imagesize, markdown, unsubscribe
 from newsletter.rendering.dates import format_date, format_month, issue_month
-
 
 # Longer titles are cut in browser tabs and flagged by HTML validators; the Subject header keeps it all.
 TITLE_LIMIT = 70
