@@ -347,11 +347,16 @@ def test_the_email_links_its_local_images_to_the_preview_server(with_files: Runn
         time.sleep(0.05)
         email = with_files.text("/email.html")
     assert with_files.state()["ok"] is True
-    found = re.search(r'<img[^>]*src="(/assets/[^"]+)"', email)
-    assert found, "no local image in the email"
-    assert found[1] == "/assets/images/foto.png"
-    status, kind, _ = with_files.get(found[1])
-    assert (status, kind) == (200, "image/png")
+    sources = re.findall(r'<img[^>]*src="(/assets/[^"]+)"', email)
+    # The layout's logo and dark logo, then the issue's images in order.
+    assert sources[:3] == [
+        "/assets/layouts/pom-limburg/logo.png",
+        "/assets/layouts/pom-limburg/logo-dark.png",
+        "/assets/images/foto.png",
+    ]
+    for source in sources[:3]:
+        status, kind, _ = with_files.get(source)
+        assert (status, kind) == (200, "image/png")
 
 
 def test_the_layout_images_are_served_only_from_the_issue_layout(
