@@ -223,5 +223,10 @@ def test_a_send_through_microsoft365_with_an_explicit_password_logs_in_with_it_o
     )  # fmt: skip
     assert result.returncode == 0, output(result)
     assert len(tls_server.recorder.copies()) == 300
-    # 300 messages, 50 a connection: six sessions, spread over the profile's three connections.
-    assert sorted(tls_server.recorder.sessions().values()) == [50] * 6
+    # 300 messages, at most 50 a connection, over the profile's three connections. How the three share
+    # the messages is up to timing (the sample's images make each message larger), so each may end on
+    # one connection that is not full: six full sessions at best, eight at most.
+    sessions = list(tls_server.recorder.sessions().values())
+    assert max(sessions) == 50
+    assert sum(sessions) == 300
+    assert 6 <= len(sessions) <= 8
