@@ -2,8 +2,10 @@
 
     python scripts/screenshots.py build/2026-01.html docs
 
-writes docs/sample-desktop.png (600 px wide, the usual width of an email) and docs/sample-phone.png
-(375 px wide), each the full height of the email. It uses headless Chromium (Debian's `chromium`),
+writes docs/sample-desktop.png (600 px wide, the usual width of an email), docs/sample-phone.png
+(375 px wide) and docs/sample-dark.png (600 px wide, the browser set to dark mode, as a mail program
+in dark mode that honours the email's `prefers-color-scheme` rules shows it), each the full height
+of the email. It uses headless Chromium (Debian's `chromium`),
 with a fresh profile per run and no background networking.
 
 The page height is measured first: Chromium loads a temporary page that shows the email in a frame of
@@ -63,9 +65,12 @@ class ScreenshotError(Exception):
 class Shot:
     name: str
     width: int
+    dark: bool = False
 
 
-SHOTS = (Shot("desktop", DESKTOP_WIDTH), Shot("phone", PHONE_WIDTH))
+SHOTS = (Shot("desktop", DESKTOP_WIDTH), Shot("phone", PHONE_WIDTH), Shot("dark", DESKTOP_WIDTH, dark=True))
+# Makes the page's prefers-color-scheme dark, as Playwright's color_scheme="dark" does in the tests.
+DARK_SWITCH = "--force-dark-mode"
 
 
 def find_chromium() -> str | None:
@@ -76,7 +81,7 @@ def find_chromium() -> str | None:
     return None
 
 
-def chromium_command(chromium: str, profile: Path, width: int, height: int) -> list[str]:
+def chromium_command(chromium: str, profile: Path, width: int, height: int, dark: bool = False) -> list[str]:
     return [
         chromium,
         "--headless",
@@ -90,6 +95,7 @@ def chromium_command(chromium: str, profile: Path, width: int, height: int) -> l
         f"--user-data-dir={profile}",
         "--hide-scrollbars",
         f"--window-size={width},{height}",
+        *([DARK_SWITCH] if dark else []),
     ]
 
 
@@ -118,7 +124,7 @@ def measuring_page(html: Path, folder: Path, width: int) -> Path:
     return target
 
 
-def measure_height(chromium: str, html: Path, width: int) -> int | None:
+def measure_height(chromium: str, html: Path, width: int, dark: bool = False) -> int | None:
     """The page's full height in CSS pixels at `width`, or None when it cannot be measured."""
     with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
         folder = Path(tmp)
@@ -126,7 +132,11 @@ def measure_height(chromium: str, html: Path, width: int) -> int | None:
         profile.mkdir()
         page = measuring_page(html, folder, width)
         window = max(width, 500) + 100
-        args = [*chromium_command(chromium, profile, window, MEASURE_HEIGHT), "--dump-dom", page.as_uri()]
+        args = [
+            *chromium_command(chromium, profile, window, MEASURE_HEIGHT, dark),
+            "--dump-dom",
+            page.as_uri(),
+        ]
         try:
             done = run_chromium(args)
         except ScreenshotError as e:
@@ -138,13 +148,13 @@ def measure_height(chromium: str, html: Path, width: int) -> int | None:
     return max(MIN_HEIGHT, min(MAX_HEIGHT, int(found.group(1))))
 
 
-def screenshot(chromium: str, html: Path, target: Path, width: int, height: int) -> None:
+def screenshot(chromium: str, html: Path, target: Path, width: int, height: int, dark: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
         profile = Path(tmp) / "profile"
         profile.mkdir()
         written = Path(tmp) / "shot.png"
         args = [
-            *chromium_command(chromium, profile, width, height),
+            *chromium_command(chromium, profile, width, height, dark),
             f"--screenshot={written}",
             html.resolve().as_uri(),
         ]
@@ -186,11 +196,11 @@ def crop_trailing_background(path: Path) -> bool:
 
 def take(chromium: str, html: Path, out_dir: Path, shot: Shot) -> Path:
     target = out_dir / f"sample-{shot.name}.png"
-    height = measure_height(chromium, html, shot.width)
+    height = measure_height(chromium, html, shot.width, shot.dark)
     if height is not None:
-        screenshot(chromium, html, target, shot.width, height)
+        screenshot(chromium, html, target, shot.width, height, shot.dark)
     else:
-        screenshot(chromium, html, target, shot.width, FALLBACK_HEIGHT)
+        screenshot(chromium, html, target, shot.width, FALLBACK_HEIGHT, shot.dark)
         if not crop_trailing_background(target):
             print(
                 f"  {shot.name}: page height unknown and Pillow is missing; kept {FALLBACK_HEIGHT} px",
@@ -206,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Desktop and phone screenshots of an HTML email, with headless Chromium."
     )
     parser.add_argument("html", type=Path, help="the HTML file, e.g. build/2026-01.html")
-    parser.add_argument("out", type=Path, help="the folder for sample-desktop.png and sample-phone.png")
+    parser.add_argument("out", type=Path, help="the folder for sample-desktop.png, -phone.png and -dark.png")
     args = parser.parse_args(argv)
 
     html: Path = args.html

@@ -5,6 +5,7 @@ PNG) and how to render it."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from conftest import ROOT, SAMPLE, png
@@ -39,7 +40,13 @@ def copy_sample(
     path = folder / "issues" / f"{slug}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    copy_sample_images(folder / "issues")
     return path
+
+
+def copy_sample_images(issues_dir: Path) -> None:
+    """The sample issue's images (its article photo) into `issues_dir`/images, beside a copy of it."""
+    shutil.copytree(SAMPLE.parent / "images", issues_dir / "images", dirs_exist_ok=True)
 
 
 PNG = png()  # images/dot.png beside the all-sections issue
@@ -141,6 +148,7 @@ def problems_of(folder: Path, text: str, name: str = "2026-02") -> tuple[Path, l
     path = folder / "issues" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    copy_sample_images(path.parent)
     try:
         Project(path.parent, ROOT / "layouts").render(path)
     except IssueError as e:

@@ -13,14 +13,15 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import CSV, SUBJECT, edit, needs_chromium, png
 from issue_files import copy_sample
+from PIL import Image
 from playwright.sync_api import Browser, expect
 
 from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
 from newsletter.ledger import Ledger
 from newsletter.reading.recipients import load as load_recipients
+from newsletter.rendering.dates import format_date
 from newsletter.rendering.project import Project
-from newsletter.rendering.render import format_date
 from newsletter.web import archive
 
 FEBRUARY = "Februari: nieuwe kansen in Genk en Hasselt"
@@ -56,12 +57,12 @@ def write_issue(
 def two_ready(project_dir: Path) -> Path:
     """January and February ready to go (January with a local image and a layout logo), March a draft."""
     images = project_dir / "issues" / "images"
-    images.mkdir()
+    images.mkdir(exist_ok=True)
     (images / "panel.png").write_bytes(png(4, 3))
+    # The layout's logo and dark logo (layout.yaml names both), as files this test knows.
     layout = project_dir / "layouts" / "pom-limburg"
     (layout / "logo.png").write_bytes(png(8, 2))
-    with (layout / "layout.yaml").open("a", encoding="utf-8") as f:
-        f.write('logo: {src: logo.png, alt: "POM Limburg", width: 160}\n')
+    (layout / "logo-dark.png").write_bytes(png(8, 3))
     write_issue(project_dir, "2026-01", send_at="2026-01-20T09:00", image="images/panel.png")
     write_issue(project_dir, "2026-02", subject=FEBRUARY, send_at="2026-02-17T09:00")
     write_issue(project_dir, "2026-03", subject=MARCH, status="draft")
@@ -256,11 +257,18 @@ def test_without_an_unsubscribe_setting_the_link_goes_nowhere(two_ready: Path) -
 def test_local_images_are_copied_under_site_assets(two_ready: Path) -> None:
     assert run(two_ready, "archive", "-o", "site", "--include-ready").returncode == 0
     site = two_ready / "site"
-    assert (site / "assets" / "images" / "panel.png").read_bytes() == png(4, 3)
-    assert (site / "assets" / "layouts" / "pom-limburg" / "logo.png").read_bytes() == png(8, 2)
+    # The files as the messages carry them, made for email: the same pictures, perhaps fewer bytes.
+    for path, size in (
+        ("images/panel.png", (4, 3)),
+        ("layouts/pom-limburg/logo.png", (8, 2)),
+        ("layouts/pom-limburg/logo-dark.png", (8, 3)),
+    ):
+        with Image.open(site / "assets" / path) as published:
+            assert (published.format, published.size) == ("PNG", size), path
     sources = [str(img["src"]) for img in soup(site / "2026-01.html").find_all("img")]
     assert "assets/images/panel.png" in sources
     assert "assets/layouts/pom-limburg/logo.png" in sources
+    assert "assets/layouts/pom-limburg/logo-dark.png" in sources
     # Nothing is embedded or left pointing at a mail part.
     assert not [s for s in sources if s.startswith(("cid:", "data:"))]
 

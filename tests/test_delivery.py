@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ENVELOPE, ROOT, SAMPLE, T0, people
+from issue_files import copy_sample_images
 
 from newsletter.composing.message import Composer, parse
 from newsletter.delivering import campaign
@@ -353,6 +354,7 @@ def test_a_merge_field_missing_mid_send_stops_the_run_and_marks_nobody_failed(
     # its recorded audience lacks still meets it here.
     issue = tmp_path / "issues" / "2026-02.yaml"
     issue.parent.mkdir()
+    copy_sample_images(issue.parent)
     sample = SAMPLE.read_text(encoding="utf-8")
     greeting = "Beste {{ first_name | default('lezer') }},"
     issue.write_text(sample.replace(greeting, "Beste inwoner van {{ gemeente }},"), encoding="utf-8")

@@ -364,16 +364,16 @@ def test_a_key_of_the_issue_indented_after_the_last_section_says_to_start_the_li
 def test_src_and_alt_without_image_say_that_image_is_missing(tmp_path: Path) -> None:
     text = sample_text(
         (
-            "    kicker: Per rit ruim 700 kilometer minder over de weg\n",
-            "    kicker: Per rit ruim 700 kilometer minder over de weg\n"
-            "    src: https://example.org/beelden/trein.jpg\n",
+            "    kicker: Welke economische kansen liggen er voor Limburg?\n",
+            "    kicker: Welke economische kansen liggen er voor Limburg?\n"
+            "    src: https://example.org/beelden/brainport.jpg\n",
         ),
     )
     _, found = problems_of(tmp_path, text)
     assert said(found) == [
         (
-            line_of(text, "src:"),
-            "sections[2].src",
+            line_of(text, "src: https"),
+            "sections[3].src",
             "`src` belongs under `image:`, which is not there: add a line `image:` and put `src:` under "
             "it, indented two more spaces",
         )

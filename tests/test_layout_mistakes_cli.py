@@ -327,7 +327,7 @@ def test_every_block_of_the_base_partials_is_named_in_the_new_layout_yaml(projec
     for name in layouts.BASE_TEMPLATES:
         source = (layouts.BASE_FOLDER / name).read_text(encoding="utf-8")
         blocks = [b.name for b in env.parse(source).find_all(nodes.Block)]
-        if not name.startswith("sections/_"):
+        if not name.rpartition("/")[2].startswith("_"):  # a part another template includes
             assert blocks, f"{name} has no block to replace"
         for block in blocks:
             assert re.search(rf"\b{block}\b", text), f"block {block} of {name} is not in layout.yaml"

@@ -130,10 +130,14 @@ def test_no_shipped_layout_holds_a_copy_of_a_base_template() -> None:
                 )
 
 
-def test_the_shipped_layouts_are_only_their_layout_yaml() -> None:
-    for name in ("default", "pom-limburg"):
-        files = [p.relative_to(ROOT / "layouts" / name) for p in (ROOT / "layouts" / name).rglob("*")]
-        assert files == [Path("layout.yaml")], name
+def test_the_shipped_layouts_are_their_layout_yaml_and_logos_without_templates() -> None:
+    shipped = {
+        "default": {Path("layout.yaml")},
+        "pom-limburg": {Path("layout.yaml"), Path("logo.png"), Path("logo-dark.png")},
+    }
+    for name, expected in shipped.items():
+        files = {p.relative_to(ROOT / "layouts" / name) for p in (ROOT / "layouts" / name).rglob("*")}
+        assert files == expected, name
 
 
 # -- a folder with only layout.yaml ---------------------------------------------------------------

@@ -198,8 +198,12 @@ def test_message_is_multipart_alternative_with_utf8_text_and_html(sample: Render
     msg = build(sample)
     assert msg.get_content_type() == "multipart/alternative"
     parts = list(msg.iter_parts())
-    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
-    assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
+    # The sample's logos and photo travel with the HTML, in a multipart/related beside the text.
+    assert [p.get_content_type() for p in parts] == ["text/plain", "multipart/related"]
+    related = list(parts[1].iter_parts())
+    assert related[0].get_content_type() == "text/html"
+    assert sorted(p.get_content_type() for p in related[1:]) == ["image/jpeg", "image/png", "image/png"]
+    assert [p.get_content_charset() for p in (parts[0], related[0])] == ["utf-8", "utf-8"]
     assert msg.defects == []
     assert all(p.defects == [] for p in msg.walk())
 

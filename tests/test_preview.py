@@ -263,7 +263,7 @@ def add_files(root: Path) -> None:
     (root / ".env").write_text("NEWSLETTER_SMTP_PASSWORD=geheim\n", encoding="utf-8")
     (root / "secret.png").write_bytes(png())
     issues = root / ISSUE.parent
-    (issues / "images").mkdir()
+    (issues / "images").mkdir(exist_ok=True)
     (issues / "images" / "foto.png").write_bytes(png(3, 3))
     (issues / "images" / "foto.JPG").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (issues / "link.png").symlink_to(root / "secret.png")
@@ -347,11 +347,16 @@ def test_the_email_links_its_local_images_to_the_preview_server(with_files: Runn
         time.sleep(0.05)
         email = with_files.text("/email.html")
     assert with_files.state()["ok"] is True
-    found = re.search(r'<img[^>]*src="(/assets/[^"]+)"', email)
-    assert found, "no local image in the email"
-    assert found[1] == "/assets/images/foto.png"
-    status, kind, _ = with_files.get(found[1])
-    assert (status, kind) == (200, "image/png")
+    sources = re.findall(r'<img[^>]*src="(/assets/[^"]+)"', email)
+    # The layout's logo and dark logo, then the issue's images in order.
+    assert sources[:3] == [
+        "/assets/layouts/pom-limburg/logo.png",
+        "/assets/layouts/pom-limburg/logo-dark.png",
+        "/assets/images/foto.png",
+    ]
+    for source in sources[:3]:
+        status, kind, _ = with_files.get(source)
+        assert (status, kind) == (200, "image/png")
 
 
 def test_the_layout_images_are_served_only_from_the_issue_layout(

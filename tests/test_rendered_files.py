@@ -41,16 +41,27 @@ def test_rendered_files_are_the_sample_reader_s_message_and_its_two_parts(
     assert html_part is not None
     assert text_part is not None
     # The HTML keeps the line ends of the message part; only the text file gets the platform's own.
-    assert files.html.read_bytes().decode("utf-8") == html_part.get_content()
+    # Its inline images are files beside it, which a browser shows (it cannot show a cid: part).
+    on_disk = html_part.get_content()
+    for image in rendered.images:
+        file = folder / "2026-01_files" / image.path
+        assert file.read_bytes() == image.data
+        on_disk = on_disk.replace(f'"cid:{image.cid}"', f'"2026-01_files/{image.path}"')
+    assert len(rendered.images) == 3  # the logo, its dark variant and the article's photo
+    assert files.html.read_bytes().decode("utf-8") == on_disk
+    assert "cid:" not in on_disk
     text = files.txt.read_bytes().decode("utf-8")
     assert "\r" not in text
     assert text == text_part.get_content().replace("\r\n", "\n")
     assert "Beste Sam," in text
 
 
-def test_rendered_files_report_the_size_of_the_html_they_wrote(rendered: Rendered, tmp_path: Path) -> None:
+def test_rendered_files_report_the_size_of_the_message_s_html(rendered: Rendered, tmp_path: Path) -> None:
     files = write_rendered_files(rendered, ENVELOPE, tmp_path, date=T0)
-    assert files.html_bytes == len(files.html.read_bytes())
+    html_part = parse(files.eml.read_bytes()).get_body(("html",))
+    assert html_part is not None
+    # As Gmail counts it: the message's HTML with its cid: addresses, not the file's image paths.
+    assert files.html_bytes == len(html_part.get_content().encode("utf-8"))
 
 
 def test_rendered_files_can_be_for_another_reader(rendered: Rendered, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from newsletter.errors import LayoutError
 from newsletter.model import LANGUAGES, Language
 from newsletter.model.links import is_remote_image
-from newsletter.reading import layout_files, template_loops, yaml_text
+from newsletter.reading import layout_files, palette, template_loops, yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake
 
@@ -65,6 +65,18 @@ class Brand(_Strict):
     background: Colour = "#f2f2f2"
     surface: Colour = "#ffffff"
     on_primary: Colour = "#ffffff"
+
+
+class DarkBrand(_Strict):
+    """The colours in dark mode: each one left out is derived from the light ones (`palette`)."""
+
+    primary: Colour | None = None
+    accent: Colour | None = None
+    text: Colour | None = None
+    muted: Colour | None = None
+    background: Colour | None = None
+    surface: Colour | None = None
+    on_primary: Colour | None = None
 
 
 def _font_stack(value: str) -> str:
@@ -103,6 +115,9 @@ class LayoutConfig(_Strict):
     brand: Brand
     fonts: Fonts = Fonts()
     logo: Logo | None = None
+    logo_dark: str | None = Field(
+        default=None, description="The logo shown in dark mode: a PNG/JPEG file in the layout folder."
+    )
     wordmark: str | None = Field(default=None, description="Text shown in the header without a logo.")
     main_heading: Literal["title", "header"] = Field(
         default="title",
@@ -113,6 +128,11 @@ class LayoutConfig(_Strict):
     )
     organisation: Organisation
     strings: dict[Language, dict[str, str]]
+    dark: DarkBrand = DarkBrand()
+
+    def dark_brand(self) -> Brand:
+        """The colours in dark mode: those of `dark:`, the rest derived from `brand:`."""
+        return Brand(**palette.dark_palette(self.brand.model_dump(), self.dark.model_dump()))
 
     def strings_for(self, language: Language) -> dict[str, str]:
         return {**DEFAULT_STRINGS[language], **self.strings[language]}
@@ -322,6 +342,13 @@ def environment(path: Path) -> jinja2.Environment:
     return env
 
 
+def _asset(path: Path, config_file: Path, key: str, src: str) -> bytes:
+    file = (path / src).resolve()
+    if not file.is_relative_to(path.resolve()) or not file.is_file():
+        raise LayoutError(f"{config_file}: {key}: no file {src!r} in the layout")
+    return file.read_bytes()
+
+
 def load(root: Path, name: str) -> Layout:
     """Load `root/name`: check its layout.yaml, its strings, its logo and the names of its templates."""
     path = root / name
@@ -341,10 +368,12 @@ def load(root: Path, name: str) -> Layout:
     own = _own_templates(path)
     assets: dict[str, bytes] = {}
     if config.logo and not is_remote_image(config.logo.src):
-        logo = (path / config.logo.src).resolve()
-        if not logo.is_relative_to(path.resolve()) or not logo.is_file():
-            raise LayoutError(f"{config_file}: logo.src: no file {config.logo.src!r} in the layout")
-        assets[config.logo.src] = logo.read_bytes()
+        assets[config.logo.src] = _asset(path, config_file, "logo.src", config.logo.src)
+    if config.logo_dark:
+        if config.logo is None:
+            raise LayoutError(f"{config_file}: logo_dark: a dark logo needs a logo: add logo: with its alt")
+        if not is_remote_image(config.logo_dark):
+            assets[config.logo_dark] = _asset(path, config_file, "logo_dark", config.logo_dark)
     layout = Layout(name=name, path=path, config=config, env=environment(path), assets=assets)
     layout.compile(own)
     template_loops.check(layout.env, path, own, BASE_FOLDER, BASE_TEMPLATES)

@@ -6,7 +6,6 @@ again at the end (see `newsletter.model.merge`), so the per-recipient work is a 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -30,7 +29,6 @@ from newsletter.model import (
     ImageBlock,
     Intro,
     Issue,
-    Language,
     Link,
     Rendered,
 )
@@ -47,28 +45,11 @@ from newsletter.model.merge import (
 )
 from newsletter.reading.layouts import Layout
 from newsletter.rendering import access, emailimage, markdown, unsubscribe
+from newsletter.rendering.dates import format_date, format_month, issue_month
 from newsletter.rendering.images import Images, Process, image_heights
-
-MONTHS: dict[Language, tuple[str, ...]] = {
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-           "september", "oktober", "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-           "septembre", "octobre", "novembre", "décembre"),
-    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
-           "September", "Oktober", "November", "Dezember"),
-}  # fmt: skip
 
 # Longer titles are cut in browser tabs and flagged by HTML validators; the Subject header keeps it all.
 TITLE_LIMIT = 70
-
-
-def format_date(day: dt.date, language: Language) -> str:
-    month = MONTHS[language][day.month - 1]
-    if language == "en":
-        return f"{day.day} {month} {day.year}"
-    return f"{day.day}{'.' if language == 'de' else ''} {month} {day.year}"
 
 
 class _MergeTokens:
@@ -186,7 +167,10 @@ def render(
     def image_url(image: Image) -> str:
         return images.url(image.src)
 
-    logo_url = images.url(layout.config.logo.src, from_layout=True) if layout.config.logo else None
+    config = layout.config
+    logo_url = images.url(config.logo.src, from_layout=True) if config.logo else None
+    logo_dark_url = images.url(config.logo_dark, from_layout=True) if config.logo_dark else None
+    month = issue_month(slug, issue.send_at)
     link_style = f"color:{layout.config.brand.accent};text-decoration:underline;"
     filters: dict[str, Callable[[Any], Any]] = {
         "markdown": lambda text: Markup(markdown.to_html(text, link_style)),  # noqa: S704 - raw HTML is off
@@ -201,6 +185,9 @@ def render(
         "fonts": layout.config.fonts,
         "logo": layout.config.logo,
         "logo_url": logo_url,
+        "logo_dark_url": logo_dark_url,
+        "dark": config.dark_brand(),
+        "date_label": format_month(month, issue.language) if month else None,
         "wordmark": layout.config.wordmark or layout.config.organisation.name,
         "org": layout.config.organisation,
         "list_name": layout.config.list_name,

@@ -19,8 +19,8 @@ from newsletter.errors import NewsletterError
 from newsletter.model import Rendered
 from newsletter.model.merge import escape_html
 from newsletter.reading.issues import load as load_issue
+from newsletter.rendering.dates import format_date
 from newsletter.rendering.project import Project
-from newsletter.rendering.render import format_date
 from newsletter.web.pages import ARCHIVE_INDEX, render_page
 
 if TYPE_CHECKING:

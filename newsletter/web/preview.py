@@ -10,6 +10,7 @@ the issue's folder and its own layout's folder are ever handed out (`Preview.ass
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,19 @@ from newsletter.rendering.size import GMAIL_CLIP_BYTES, html_size
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 ASSETS = "/assets"
 PREVIEW_UNSUBSCRIBE = "#unsubscribe-preview"
+SCHEMES = ("light", "dark")
+# The email's dark-mode rules (the base layout's _dark.mjml.j2). A page cannot set the
+# prefers-color-scheme its frames see (Chromium ignores the frame's color-scheme for it), so the
+# preview's dark switch turns this query into one that always holds, or, for light, never does.
+_DARK_QUERY = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)", re.IGNORECASE)
+_AS_SCHEME = {"dark": "@media all", "light": "@media not all"}
+
+
+def in_scheme(html: str, scheme: str | None) -> str:
+    """The email as a mail program set to `scheme` (light or dark) shows it; as it is for None."""
+    if scheme not in _AS_SCHEME:
+        return html
+    return _DARK_QUERY.sub(_AS_SCHEME[scheme], html)
 
 
 @dataclass
@@ -151,11 +165,13 @@ class Preview:
     def preheader(self, rendered: Rendered, recipient: Recipient) -> str:
         return rendered.preheader.fill(self.values(rendered, recipient))
 
-    def email_html(self, index: int) -> str | None:
+    def email_html(self, index: int, scheme: str | None = None) -> str | None:
+        """The email for recipient `index`, in the colour scheme `scheme` (see `in_scheme`)."""
         rendered = self.snapshot.rendered
         if rendered is None:
             return None
-        return rendered.html.fill(html_values(rendered.fields, self.values(rendered, self.recipient(index))))
+        values = html_values(rendered.fields, self.values(rendered, self.recipient(index)))
+        return in_scheme(rendered.html.fill(values), scheme)
 
     def email_text(self, index: int) -> str | None:
         rendered = self.snapshot.rendered

@@ -116,7 +116,7 @@ def make_handler(
                 page = render_page(PREVIEW_PAGE, file=str(preview.path))
                 self._send(page.encode(), "text/html; charset=utf-8")
             elif url.path == "/email.html":
-                body = preview.email_html(index)
+                body = preview.email_html(index, query.get("scheme", [""])[0] or None)
                 # Opened on its own, outside the sandboxed frame, the email still runs nothing.
                 self._send(
                     (body or render_page(PREVIEW_MISTAKE)).encode(),

@@ -1,5 +1,8 @@
 const $ = (id) => document.getElementById(id);
 let recipient = 0, version = -1;
+// Both frames as a mail program in dark mode shows the email, or in light mode; at first as this
+// browser is set. The server turns the email's dark-mode media query on or off (preview.in_scheme).
+let dark = matchMedia("(prefers-color-scheme: dark)").matches;
 function fit(frame) {
   // A frame that loads while the text tab hides it measures 0: keep its size, fit it when shown.
   try {
@@ -26,9 +29,10 @@ async function update() {
     state.recipients.forEach((label, i) => select.add(new Option(label, i)));
     select.value = recipient;
   }
+  $("dark").setAttribute("aria-pressed", String(dark));
   if (state.version !== version) {
     version = state.version;
-    const q = `?r=${recipient}&v=${version}`;
+    const q = `?r=${recipient}&v=${version}&scheme=${dark ? "dark" : "light"}`;
     $("desktop").src = "/email.html" + q; $("phone").src = "/email.html" + q;
     $("text").textContent = await (await fetch("/email.txt" + q)).text();
     check(false);
@@ -64,6 +68,7 @@ $("recipient").addEventListener("change", (e) => { recipient = Number(e.target.v
 $("tab-html").addEventListener("click", () => { document.body.classList.remove("text");
   $("tab-html").classList.add("on"); $("tab-text").classList.remove("on");
   fit($("desktop")); fit($("phone")); });
+$("dark").addEventListener("click", () => { dark = !dark; version = -1; update(); });
 $("tab-text").addEventListener("click", () => { document.body.classList.add("text");
   $("tab-text").classList.add("on"); $("tab-html").classList.remove("on"); });
 const events = new EventSource("/events");
