@@ -28,6 +28,9 @@ class Profile:
     auth: Literal["password", "xoauth2"]
     rate: str | None  # NEWSLETTER_RATE's form, e.g. 30/minute
     daily_limit: int | None
+    # None of the six providers documents a number of messages per SMTP connection (checked on the pages
+    # cited below, 2026-12), so every profile leaves NEWSLETTER_MESSAGES_PER_CONNECTION at our default of
+    # 100; the field is here for a provider that does, and `newsletter config` shows it as a default.
     messages_per_connection: int | None
     # What the SPF record of the envelope sender's domain must include for this relay's servers.
     spf_include: tuple[str, ...]
