@@ -229,3 +229,26 @@ def test_a_send_through_microsoft365_with_an_explicit_password_logs_in_with_it_o
     assert max(sessions) <= 50, sessions
     assert sum(sessions) == 300
     assert len(sessions) >= 6
+
+
+def test_the_dry_run_and_the_live_send_say_the_pace_the_profile_sets_and_how_long_it_takes(
+    project_dir: Path, smtp_server: SMTPServer
+) -> None:
+    cli = Cli(project_dir, smtp_server, SECRET, extra={"NEWSLETTER_RELAY": "microsoft365"})
+    cli.recipients([f"lid{i:03d}@example.org" for i in range(1, 301)])
+    # 300 messages at 30 a minute: 299 intervals of 2 s, about 10 minutes.
+    pace = (
+        "at most 30/minute over 3 connections: 300 messages take about 10 min "
+        "(NEWSLETTER_RELAY's profile microsoft365)"
+    )
+    dry = cli.run("send", ISSUE, "--recipients", "leden.csv", "--dry-run", NEWSLETTER_SMTP_AUTH="password")
+    assert dry.returncode == 0, output(dry)
+    assert f"a real send goes {pace}" in dry.stdout
+    # The live send says the same before it starts; 1 message is let through by a daily limit of 1.
+    # The rate is given explicitly now; the connections still come from the profile.
+    live = cli.run(
+        "send", ISSUE, "--recipients", "leden.csv", "--yes",
+        NEWSLETTER_SMTP_AUTH="password", NEWSLETTER_DAILY_LIMIT="1", NEWSLETTER_RATE="30/minute",
+    )  # fmt: skip
+    shown = "pace:       at most 30/minute over 3 connections: 1 message takes about 1 s (NEWSLETTER_RELAY's"
+    assert shown in live.stdout, output(live)

@@ -147,7 +147,7 @@ def test_gitignore_covers_what_the_commands_write_the_ledger_and_its_locks(cli: 
     ]
     locks = {p.name for p in written if p.name.endswith(".lock")}
     assert locks == {"ledger.sqlite3.dispatch.lock", f"ledger.sqlite3.{issue_lock('2026-01')}.lock"}
-    assert {p.parts[0] for p in written} == {"build", "outbox", "site", "data"}
+    assert {p.parts[0] for p in written} == {"build", "outbox", "site", "data", ".newsletter-cache"}
     assert [p for p in written if not _ignored(patterns, p)] == []
     # The default ledger's locks too, however NEWSLETTER_DB names the file.
     for name in ("dispatch", issue_lock("2026-01")):

@@ -165,11 +165,24 @@ def _dry_run(
         else "no messages written"
     )
     typer.echo(f"a real send {done.plan.sentence()}; {written}")
+    typer.echo(f"a real send goes {_pace(settings, done.plan.now)}")
     if campaign.envelope.dkim is not None:
         typer.echo(f"signed with {campaign.envelope.dkim.description}, as a real send signs them")
     command = f"newsletter send {file}" + (f" --recipients {recipients}" if recipients else "")
     typer.echo(_after_dry_run(done.plan, command, retry_failed))
     raise typer.Exit(EXIT_OK if done.report.exit_code == 0 else EXIT_FAILED)
+
+
+def _pace(settings: Settings, messages: int) -> str:
+    """The rate and connections a real send keeps to, and whose figures they are (a relay profile)."""
+    from newsletter.config import Settings
+    from newsletter.config.sources import origins
+    from newsletter.delivering.throttle import pace
+
+    came = {origins(Settings).get(name, "default") for name in ("rate", "connections")}
+    profiles = sorted(c for c in came if c.startswith("profile "))
+    filled = f" (NEWSLETTER_RELAY's {profiles[0]})" if profiles else ""
+    return pace(settings.limiter_rate(), settings.connections, messages) + filled
 
 
 def _after_dry_run(plan: Plan, command: str, retry_failed: bool) -> str:
@@ -252,6 +265,7 @@ def _announce_and_ask(
         chosen = plan(campaign, known, options, retry_failed=retry_failed)
     for line in announcement(campaign, chosen, file, sender.description):
         typer.echo(line)
+    typer.echo(f"pace:       {_pace(settings, chosen.now)}")
     if approved:
         typer.echo(f"approval:   {approved}")
     if not yes:

@@ -108,3 +108,29 @@ class Limiter:
         with self._state:
             self._in_flight -= 1
             self._ended.append(self._monotonic())
+
+
+def pace(rate: Rate | None, connections: int, messages: int) -> str:
+    """How fast a run goes and how long `messages` take at that rate, for the lines before a send:
+    '30/minute over 3 connections: 10000 messages take about 5 h 33 min'."""
+    over = f"over {connections} connection{'s' if connections != 1 else ''}"
+    if rate is None:
+        return f"as fast as the server takes them (no NEWSLETTER_RATE), {over}"
+    if messages <= 0:
+        return f"at most {rate} {over}"
+    seconds = (messages - 1) * rate.period / rate.count
+    many = f"{messages} messages take" if messages != 1 else "1 message takes"
+    return f"at most {rate} {over}: {many} about {_duration(seconds)}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
