@@ -138,6 +138,17 @@ MISTAKES = {
         {"NEWSLETTER_DKIM_DOMAIN": "example_org"},
         "error: NEWSLETTER_DKIM_DOMAIN='example_org' cannot be a DNS name",
     ),
+    "whole-name-as-selector": (
+        ed25519_pem(),
+        {"NEWSLETTER_DKIM_SELECTOR": "nl2026._domainkey.example.org"},
+        "error: NEWSLETTER_DKIM_SELECTOR='nl2026._domainkey.example.org' is the whole DNS name: write "
+        "only the part before ._domainkey, e.g. nl2026",
+    ),
+    "top-level-domain": (
+        ed25519_pem(),
+        {"NEWSLETTER_DKIM_DOMAIN": "org"},
+        "error: NEWSLETTER_DKIM_DOMAIN='org' is a top-level domain",
+    ),
     "unaligned": (
         ed25519_pem(),
         {"NEWSLETTER_DKIM_DOMAIN": "example.com"},

@@ -252,3 +252,19 @@ def test_the_dry_run_and_the_live_send_say_the_pace_the_profile_sets_and_how_lon
     )  # fmt: skip
     shown = "pace:       at most 30/minute over 3 connections: 1 message takes about 1 s (NEWSLETTER_RELAY's"
     assert shown in live.stdout, output(live)
+
+
+def test_google_workspace_without_a_token_says_a_token_command_or_an_app_password(
+    project_dir: Path, smtp_server: SMTPServer
+) -> None:
+    cli = Cli(project_dir, smtp_server, SECRET, extra={"NEWSLETTER_RELAY": "google-workspace"})
+    cli.recipients([f"lid{i:03d}@example.org" for i in range(1, 301)])
+    result = cli.run(
+        "send", ISSUE, "--recipients", "leden.csv", "--yes", NEWSLETTER_SMTP_USERNAME="nb@example.org"
+    )
+    assert result.returncode == 2, output(result)
+    (line,) = result.stderr.strip().splitlines()
+    assert "NEWSLETTER_SMTP_TOKEN_COMMAND" in line
+    assert "app password" in line
+    assert "Microsoft" not in line  # Entra ID is no way into a Google mailbox
+    assert smtp_server.recorder.connections == 0

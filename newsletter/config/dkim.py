@@ -75,9 +75,19 @@ def dkim_signer(
             "NEWSLETTER_DKIM_KEY_FILE is set: set NEWSLETTER_DKIM_SELECTOR too, the name the key is "
             "published under in DNS (e.g. nl2026 for nl2026._domainkey.example.org)"
         )
+    if "._domainkey" in selector.lower():
+        raise ConfigError(
+            f"NEWSLETTER_DKIM_SELECTOR={selector!r} is the whole DNS name: write only the part before "
+            f"._domainkey, e.g. {selector.strip().lower().partition('._domainkey')[0] or 'nl2026'}"
+        )
     s = dns_name("NEWSLETTER_DKIM_SELECTOR", selector, example="nl2026")
     d = dns_name("NEWSLETTER_DKIM_DOMAIN", domain, example="example.org") if domain else from_domain
-    if "." not in d or not aligned(d, from_domain):
+    if "." not in d and aligned(d, from_domain):
+        raise ConfigError(
+            f"NEWSLETTER_DKIM_DOMAIN={d!r} is a top-level domain, which receivers do not take as a "
+            f"signer: write {from_domain}, or its registered domain if From is on a subdomain"
+        )
+    if not aligned(d, from_domain):
         raise ConfigError(
             f"NEWSLETTER_DKIM_DOMAIN={d!r} does not align with NEWSLETTER_FROM's domain {from_domain}: "
             f"receivers' DMARC checks would fail; write {from_domain} or a parent domain of it"

@@ -64,6 +64,13 @@ def smtp_tokens(settings: Settings) -> TokenSource | None:
     missing = [name for name, value in entra.items() if not value]
     if len(missing) == len(entra):
         password = ", or NEWSLETTER_SMTP_PASSWORD where password login is allowed" if settings.relay else ""
+        if (settings.relay or "").strip().lower() == "google-workspace":
+            # Google has no client-credentials flow for a mailbox: a token command or an app password.
+            raise ConfigError(
+                f"{why} needs a token: set NEWSLETTER_SMTP_TOKEN_COMMAND to a program that prints the "
+                "mailbox's Google access token (e.g. oama), or NEWSLETTER_SMTP_PASSWORD to an app "
+                "password (see the README's Google Workspace page)"
+            )
         raise ConfigError(
             f"{why} needs a token: set NEWSLETTER_SMTP_TOKEN_COMMAND, or {', '.join(_ENTRA)} for "
             f"Microsoft 365{password} (see .env.example)"
