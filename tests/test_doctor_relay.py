@@ -16,9 +16,10 @@ from dns_server import dns_server
 from doctor_setup import SELECTOR, make_key, zone
 
 if TYPE_CHECKING:
+    from oauth_servers import TokenCommand, TokenEndpoint
     from smtp_server import SMTPServer
 
-pytest_plugins = ["smtp_server"]
+pytest_plugins = ["smtp_server", "oauth_servers"]
 
 SECRET = "doctor-test-secret"
 
@@ -211,3 +212,68 @@ def test_a_to_that_is_no_address_is_one_line_and_exit_2(
     assert "--to='lezer at example.com' is not an address; write e.g. reader@example.com" in line
     assert tls_server.recorder.connections == 0
     assert result.stdout == ""  # stopped before any finding, DNS included
+
+
+def _fix_of_last_relay_line(shown: str) -> str:
+    lines = [line.strip() for line in shown.splitlines()]
+    at = max(i for i, line in enumerate(lines) if "relay:" in line)
+    return lines[at + 1].removeprefix("fix: ")
+
+
+def test_entra_refusing_the_client_secret_points_to_the_oauth_settings_not_the_password(
+    project_dir: Path,
+    start_xoauth2: Callable[..., SMTPServer],
+    start_endpoint: Callable[..., TokenEndpoint],
+    dns_address: str,
+) -> None:
+    server = start_xoauth2(accept=lambda token: True)
+    endpoint = start_endpoint()
+    wrong = "the-secret-ID-not-its-value"
+    oauth = endpoint.settings(NEWSLETTER_OAUTH_CLIENT_SECRET=wrong)
+    code, shown = _doctor(
+        project_dir, server, dns_address, NEWSLETTER_SMTP_AUTH="xoauth2", NEWSLETTER_SMTP_PASSWORD="", **oauth
+    )
+    assert code == 1, shown
+    assert "Microsoft Entra ID refused the token request (invalid_client: AADSTS7000215" in shown
+    fix = _fix_of_last_relay_line(shown)
+    assert fix.startswith("NEWSLETTER_OAUTH_CLIENT_SECRET: a new secret's Value (not its Secret ID)"), fix
+    assert "NEWSLETTER_SMTP_PASSWORD" not in fix
+    assert wrong not in shown
+    assert server.recorder.sasl == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("mode", "said", "fix"),
+    [
+        ("fail", "failed (exit 1: oama: no refresh token", "NEWSLETTER_SMTP_TOKEN_COMMAND: a command that"),
+        (
+            "refused",
+            "the access token for 'nieuwsbrief@example.org' was refused (535",
+            "NEWSLETTER_SMTP_TOKEN",
+        ),
+    ],
+)
+def test_a_token_command_login_that_fails_points_to_the_command_not_the_password(
+    project_dir: Path,
+    start_xoauth2: Callable[..., SMTPServer],
+    token_command: TokenCommand,
+    dns_address: str,
+    mode: str,
+    said: str,
+    fix: str,
+) -> None:
+    server = start_xoauth2(accept=lambda token: token.startswith("good-"))
+    token_command.mode(mode)
+    code, shown = _doctor(
+        project_dir,
+        server,
+        dns_address,
+        NEWSLETTER_SMTP_AUTH="xoauth2",
+        NEWSLETTER_SMTP_PASSWORD="",
+        **token_command.settings(),
+    )
+    assert code == 1, shown
+    assert said in _relay_lines(shown)[-1], shown
+    shown_fix = _fix_of_last_relay_line(shown)
+    assert shown_fix.startswith(fix), shown_fix
+    assert "NEWSLETTER_SMTP_PASSWORD" not in shown_fix

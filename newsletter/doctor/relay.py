@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from newsletter.doctor.findings import Finding
+from newsletter.doctor.login_fixes import login_fix
 from newsletter.doctor.tls import certificate_refused, tls_findings
 from newsletter.errors import SendError
 from newsletter.model import Rendered
@@ -231,7 +232,7 @@ class _Session:
         try:
             log_in(smtp, self.where, s.username, s.password, s.tokens)
         except SendError as e:
-            raise _error(str(e), _login_fix(str(e))) from None
+            raise _error(str(e), login_fix(str(e), s.tokens)) from None
         except SendFailure as e:
             raise _error(
                 f"{self.where}: no token to log in with ({e})", "run doctor again in a minute"
@@ -323,24 +324,3 @@ def message_size(rendered: Rendered) -> int:
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
-
-
-def _login_fix(message: str) -> str:
-    """Where to go next for each refusal `sending.login` words."""
-    microsoft = "README, 'Sending through Microsoft 365 without a password (OAuth2)'"
-    if "no longer takes a password" in message:
-        return f"Microsoft 365 turns password login off by default from the end of 2026: {microsoft}"
-    if "SMTP AUTH turned off" in message:
-        return f"an Exchange administrator runs the Set-CASMailbox line of step 4 in {microsoft}"
-    if "does not offer OAuth2" in message:
-        return "NEWSLETTER_SMTP_HOST: the provider's submission host (smtp.office365.com for Microsoft 365)"
-    if "offers no password login" in message:
-        return f"NEWSLETTER_SMTP_AUTH=xoauth2 with a token source: {microsoft}"
-    if "does not offer AUTH" in message:
-        return "NEWSLETTER_SMTP_SECURITY=starttls and NEWSLETTER_SMTP_PORT=587, where login is offered"
-    if "access token" in message:
-        return f"the app registration's consent and mailbox permission: steps 2 and 4 of {microsoft}"
-    return (
-        "NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD: the relay account's login (an app "
-        "password where the provider asks for one)"
-    )
