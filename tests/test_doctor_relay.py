@@ -277,3 +277,66 @@ def test_a_token_command_login_that_fails_points_to_the_command_not_the_password
     shown_fix = _fix_of_last_relay_line(shown)
     assert shown_fix.startswith(fix), shown_fix
     assert "NEWSLETTER_SMTP_PASSWORD" not in shown_fix
+
+
+BOUNCES = {"NEWSLETTER_BOUNCE_ADDRESS": "bounces+{token}@example.org"}
+
+
+def _refuse_mail_from(monkeypatch: pytest.MonkeyPatch, server: SMTPServer, address: str, reply: str) -> None:
+    """The server refuses MAIL FROM with `address` only, as a relay that checks Send As does."""
+    recorder = server.recorder
+    accept = recorder.handle_MAIL
+
+    async def handle_mail(
+        smtp: object, session: object, envelope: object, mail_from: str, options: list[str]
+    ) -> str:
+        if mail_from.lower() == address:
+            return reply
+        return await accept(smtp, session, envelope, mail_from, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recorder, "handle_MAIL", handle_mail)
+
+
+def test_with_a_bounce_address_the_from_address_is_tried_too_and_the_header_left_to_the_round_trip(
+    project_dir: Path, tls_server: SMTPServer, dns_address: str
+) -> None:
+    code, shown = _doctor(project_dir, tls_server, dns_address, **BOUNCES)
+    assert code == 0, shown
+    lines = _relay_lines(shown)
+    assert all(line.startswith("ok") for line in lines), shown
+    (bounce,) = [line for line in lines if "MAIL FROM:<bounces+" in line]
+    assert bounce.endswith("; the From address is tried next, the From header itself only by the round trip")
+    assert any(
+        "MAIL FROM:<nieuwsbrief@example.org> accepted too (NEWSLETTER_FROM, tried for the From header" in line
+        for line in lines
+    ), shown
+    assert "RSET and QUIT" in lines[-1]
+    assert tls_server.recorder.messages == []
+
+
+def test_a_relay_that_refuses_the_from_address_is_found_without_sending(
+    project_dir: Path, tls_server: SMTPServer, dns_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refusal = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
+    _refuse_mail_from(monkeypatch, tls_server, "nieuwsbrief@example.org", refusal)
+    code, shown = _doctor(project_dir, tls_server, dns_address, **BOUNCES)
+    assert code == 1, shown
+    last = _relay_lines(shown)[-1]
+    assert last.startswith("error"), shown
+    assert (
+        "refuses MAIL FROM:<nieuwsbrief@example.org>, the From address (NEWSLETTER_FROM): 550 5.7.60" in last
+    )
+    assert "the relay will refuse the From header too" in last
+    assert _fix_of_last_relay_line(shown).startswith("NEWSLETTER_FROM must be an address that")
+    assert tls_server.recorder.messages == []
+
+
+def test_a_from_address_refused_for_another_reason_is_a_warning_that_points_to_the_round_trip(
+    project_dir: Path, tls_server: SMTPServer, dns_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_mail_from(monkeypatch, tls_server, "nieuwsbrief@example.org", "550 5.1.8 Bad sender domain")
+    code, shown = _doctor(project_dir, tls_server, dns_address, **BOUNCES)
+    assert code == 0, shown
+    (line,) = [line for line in _relay_lines(shown) if line.startswith("warning")]
+    assert "554 5.2.252 SendAsDenied" in line
+    assert "run doctor without --no-send" in shown

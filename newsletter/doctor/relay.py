@@ -27,6 +27,7 @@ from newsletter.sending.login import log_in
 from newsletter.sending.smtp import Security, SMTPSender, refusal_of_us
 
 AREA = "relay"
+_SEND_AS = "Microsoft 365: the mailbox or one it has Send As for; Amazon SES: a verified identity"
 _PLACE = "NEWSLETTER_SMTP_HOST and NEWSLETTER_SMTP_PORT"
 
 
@@ -97,6 +98,7 @@ class _Session:
             self._rcpt_to(smtp)
             self._size(smtp)
             smtp.rset()
+            self._from_address(smtp)
         self.ok("RSET and QUIT: the session ends here, nothing was sent")
 
     @contextmanager
@@ -256,14 +258,66 @@ class _Session:
             options = ["SMTPUTF8"]  # smtplib then writes this session's commands in UTF-8
         code, message = smtp.mail(sender, options)
         if code == 250:
-            self.ok(f"MAIL FROM:<{sender}> accepted ({self._envelope_setting()})")
+            later = (
+                ""
+                if self._bounce_is_from()
+                else "; the From address is tried next, the From header itself only by the round trip"
+            )
+            self.ok(f"MAIL FROM:<{sender}> accepted ({self._envelope_setting()}){later}")
             return
         text = _text(message)
         refused = refusal_of_us(self.where, code, text, logged_in=bool(self.sender.username), sender=sender)
         raise _error(
             str(refused) if refused else f"{self.where} refuses MAIL FROM:<{sender}>: {code} {text}",
-            f"{self._envelope_setting()} must be an address that NEWSLETTER_SMTP_USERNAME may send as "
-            "(Microsoft 365: the mailbox or one it has Send As for; Amazon SES: a verified identity)",
+            self._login_settings(refused)
+            or f"{self._envelope_setting()} must be an address that "
+            f"NEWSLETTER_SMTP_USERNAME may send as ({_SEND_AS})",
+        )
+
+    def _bounce_is_from(self) -> bool:
+        return self.check.envelope_from.lower() == self.check.from_address.lower()
+
+    def _login_settings(self, refused: SendError | None) -> str | None:
+        """The login settings, of the kind in use, when the relay wants a login rather than another sender."""
+        if refused is None or "requires a login" not in str(refused):
+            return None
+        if self.sender.tokens is not None:
+            return (
+                f"{self.sender.tokens.settings}, and NEWSLETTER_SMTP_USERNAME: the mailbox the token is for"
+            )
+        return "NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD (or NEWSLETTER_SMTP_AUTH=xoauth2)"
+
+    def _from_address(self, smtp: smtplib.SMTP) -> None:
+        """With a bounce address as envelope sender, MAIL FROM with the From address too (after RSET): a
+        relay that checks Send As on MAIL FROM refuses it here, as Microsoft 365 would refuse the From
+        header at the end of DATA (554 5.2.252 SendAsDenied). The header itself needs a real message."""
+        address = self.check.from_address
+        if self._bounce_is_from() or not address.isascii():
+            return
+        code, message = smtp.mail(address)
+        smtp.rset()
+        if code == 250:
+            self.ok(
+                f"MAIL FROM:<{address}> accepted too (NEWSLETTER_FROM, tried for the From header, which only "
+                "the round trip sends)"
+            )
+            return
+        text = _text(message)
+        said = (
+            f"{self.where} refuses MAIL FROM:<{address}>, the From address (NEWSLETTER_FROM): {code} {text}"
+        )
+        if code >= 500 and refusal_of_us(self.where, code, text, logged_in=bool(self.sender.username)):
+            raise _error(
+                f"{said}; the relay will refuse the From header too",
+                f"NEWSLETTER_FROM must be an address that NEWSLETTER_SMTP_USERNAME may send as ({_SEND_AS})",
+            )
+        self.found.append(
+            Finding.warning(
+                AREA,
+                f"{said}; it may take it in the From header, or refuse the message at DATA (Microsoft 365: "
+                "554 5.2.252 SendAsDenied)",
+                "run doctor without --no-send: the round trip sends the From header",
+            )
         )
 
     def _rcpt_to(self, smtp: smtplib.SMTP) -> None:
