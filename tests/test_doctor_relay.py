@@ -101,6 +101,7 @@ def test_a_certificate_for_another_name_says_so_and_names_the_host_setting(
     code, shown = _doctor(project_dir, server, dns_address)
     assert code == 1, shown
     assert "the TLS certificate is for another name than '127.0.0.1'" in shown
+    assert "; it is for mail.example.net" in shown
     assert "fix: NEWSLETTER_SMTP_HOST: the name on the relay's certificate" in shown
     assert not any("logged in" in line for line in _relay_lines(shown))
 

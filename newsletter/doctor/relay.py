@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from newsletter.doctor.findings import Finding
 from newsletter.doctor.login_fixes import login_fix
-from newsletter.doctor.tls import certificate_refused, tls_findings
+from newsletter.doctor.tls import certificate_names, certificate_refused, tls_findings
 from newsletter.errors import SendError
 from newsletter.model import Rendered
 from newsletter.sending.base import SendFailure
@@ -139,7 +139,9 @@ class _Session:
         try:
             code, greeting = smtp.connect(s.host, s.port)
         except ssl.SSLCertVerificationError as e:
-            raise _Stop(certificate_refused(AREA, self.where, s.host, e)) from None
+            raise _Stop(
+                certificate_refused(AREA, self.where, s.host, e, lambda: certificate_names(s))
+            ) from None
         except ConnectionRefusedError:
             raise _error(
                 f"{self.where}: connection refused (nothing listens on port {s.port})",
@@ -205,7 +207,9 @@ class _Session:
             try:
                 smtp.starttls(context=self.context)
             except ssl.SSLCertVerificationError as e:
-                raise _Stop(certificate_refused(AREA, self.where, s.host, e)) from None
+                raise _Stop(
+                    certificate_refused(AREA, self.where, s.host, e, lambda: certificate_names(s))
+                ) from None
             except ssl.SSLError as e:
                 raise _error(
                     f"{self.where}: the TLS handshake after STARTTLS failed ({e.reason or e})",
