@@ -56,7 +56,10 @@ class Lookups:
                 "this machine names no DNS resolver (/etc/resolv.conf): set NEWSLETTER_DNS_SERVER to one, "
                 "e.g. 192.0.2.53"
             ) from None
-        return cls(resolver, f"the DNS server {server}" if server else "the system's resolver")
+        if not server:
+            return cls(resolver, "the system's resolver")
+        servers = [part.strip() for part in server.split(",")]
+        return cls(resolver, f"the DNS server{'s' if len(servers) > 1 else ''} {', '.join(servers)}")
 
     def txt(self, name: str) -> Answer:
         return self.ask(name, "TXT")
