@@ -241,7 +241,9 @@ class _Session:
             raise _error(str(e), login_fix(str(e), s.tokens)) from None
         except SendFailure as e:
             raise _error(
-                f"{self.where}: no token to log in with ({e})", "run doctor again in a minute"
+                f"{self.where}: no token to log in with ({e})",
+                "run doctor again in a minute; if it stays so, this machine does not reach Microsoft Entra "
+                "ID (login.microsoftonline.com, or NEWSLETTER_OAUTH_AUTHORITY): a proxy or firewall",
             ) from None
         self.ok(f"logged in as {s.username!r} with {kind} (offered: {' '.join(offered)})")
 
