@@ -348,20 +348,43 @@ def test_a_from_domain_that_receives_no_mail(server: RunningDNS) -> None:
     one(check(server), Level.WARNING, "no MX record, only an address record")
 
 
-def test_a_failing_dns_server_is_an_error_naming_the_name_and_the_setting(server: RunningDNS) -> None:
+def test_a_failing_dns_server_is_an_error_naming_the_name_and_the_zone_to_fix(server: RunningDNS) -> None:
     server.failing.add("_dmarc.example.org")
-    finding = one(check(server), Level.ERROR, "could not look up the TXT record of _dmarc.example.org")
-    assert f"{server.address} answered SERVFAIL" in finding.what
+    finding = one(check(server), Level.ERROR, "could not check DMARC of example.org")
+    assert finding.what == (
+        f"could not check DMARC of example.org: the DNS server {server.address} answered SERVFAIL "
+        "(the TXT record of _dmarc.example.org)"
+    )
+    assert not finding.checked
+    assert "the DNS hosting of _dmarc.example.org fails" in str(finding.fix)
     assert "NEWSLETTER_DNS_SERVER" in str(finding.fix)
 
 
-def test_a_silent_dns_server_is_a_warning_and_the_other_checks_go_on(server: RunningDNS) -> None:
+def test_a_silent_dns_server_is_an_error_as_nothing_was_checked_and_the_other_checks_go_on(
+    server: RunningDNS,
+) -> None:
     server.silent.add(KEY_NAME)
     findings = check(server)
-    finding = one(findings, Level.WARNING, f"could not look up the TXT record of {KEY_NAME}")
-    assert f"{server.address} did not answer" in finding.what
-    assert "NEWSLETTER_DNS_SERVER" in str(finding.fix)
-    assert [f.level for f in findings] == [Level.OK, Level.OK, Level.OK, Level.WARNING, Level.OK]
+    finding = one(findings, Level.ERROR, "could not check DKIM of example.org")
+    assert f"the DNS server {server.address} did not answer (the TXT record of {KEY_NAME})" in finding.what
+    assert not finding.checked
+    assert "check NEWSLETTER_DNS_SERVER" in str(finding.fix)
+    assert [f.level for f in findings] == [Level.OK, Level.OK, Level.OK, Level.ERROR, Level.OK]
+    assert [f.checked for f in findings] == [True, True, True, False, True]
+
+
+def test_a_server_that_never_answers_leaves_every_check_an_error_not_a_pass(server: RunningDNS) -> None:
+    server.silent.update(server.zone)
+    findings = check(server)
+    assert findings, "no finding at all"
+    assert all(f.level is Level.ERROR and not f.checked for f in findings), [f.what for f in findings]
+    checks = [f.what.split(":")[0] for f in findings]
+    assert checks == [
+        "could not check SPF of example.org (the From domain, also the envelope sender's)",
+        "could not check DMARC of example.org",
+        "could not check DKIM of example.org",
+        "could not check whether example.org receives mail",
+    ]
 
 
 def test_spf_lookups_are_asked_once_even_when_two_checks_need_them(server: RunningDNS) -> None:
@@ -393,3 +416,47 @@ def test_a_record_parses_into_its_terms() -> None:
     )
     assert record.terms[3].macro
     assert record.problems == ()
+
+
+def test_a_dns_server_host_name_that_does_not_resolve_is_one_settings_error() -> None:
+    import socket
+
+    from newsletter.doctor.resolver import make_resolver
+    from newsletter.errors import ConfigError
+
+    def nowhere(host: str) -> list[str]:
+        # The system's resolver, standing in: a test must never ask the machine's DNS.
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(ConfigError) as raised:
+        make_resolver("dns.example.org:5353", addresses=nowhere)
+    assert str(raised.value).startswith(
+        "NEWSLETTER_DNS_SERVER='dns.example.org:5353': the host name 'dns.example.org' does not resolve "
+        "(Name or service not known)"
+    )
+    resolver = make_resolver("dns.example.org:5353, 192.0.2.53", addresses=lambda host: ["127.0.0.9", "::1"])
+    assert [(n.address, n.port) for n in resolver.nameservers] == [  # type: ignore[union-attr]
+        ("127.0.0.9", 5353),
+        ("::1", 5353),
+        ("192.0.2.53", 53),
+    ]
+
+
+def test_a_selector_cname_whose_target_is_missing_or_revoked_names_the_target(server: RunningDNS) -> None:
+    target = "s1.dkim.mail.example.com"
+    server.zone[KEY_NAME] = {"CNAME": [target]}
+    finding = one(check(server), Level.ERROR, f"is a CNAME to {target}, which has no key")
+    assert finding.what == f"DKIM key {KEY_NAME} is a CNAME to {target}, which has no key"
+    assert str(finding.fix).startswith(f"the key lives at {target}, not at {KEY_NAME}")
+    server.zone[target] = {"TXT": ["v=DKIM1; k=rsa; p="]}
+    finding = one(check(server), Level.ERROR, "the key is revoked")
+    assert finding.what.startswith(f"DKIM key {KEY_NAME} (a CNAME to {target})")
+    assert finding.fix == (
+        f"publish the key your relay gives for selector {SELECTOR} at {target} (where the CNAME {KEY_NAME} "
+        "points) again"
+    )
+    server.zone[KEY_NAME] = {"CNAME": [KEY_TARGET]}
+    server.zone[KEY_TARGET]["TXT"] = ["v=DKIM1; k=rsa; p="]
+    fix = str(one(check(server), Level.ERROR, "the key is revoked").fix)
+    assert fix.startswith("in Microsoft Defender"), fix
+    assert f"publishes the key at {KEY_TARGET}, where the CNAME {KEY_NAME} points" in fix

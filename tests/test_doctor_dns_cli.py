@@ -123,19 +123,86 @@ def test_a_failing_and_a_silent_dns_server_are_named_without_a_traceback(cli: Cl
     result = cli.run("doctor", "--no-send")
     assert result.returncode == 1, output(result)
     assert (
-        f"could not look up the TXT record of example.org: {dns.address} answered SERVFAIL" in result.stdout
+        f"could not check SPF of example.org (the From domain, also the envelope sender's): the DNS "
+        f"server {dns.address} answered SERVFAIL (the TXT record of example.org)" in result.stdout
     )
-    assert "check NEWSLETTER_DNS_SERVER" in result.stdout
+    assert "the DNS hosting of example.org fails" in result.stdout
     dns.failing.clear()
     dns.silent.add("_dmarc.example.org")
     result = cli.run("doctor", "--no-send")
-    assert result.returncode == 0, output(result)
+    assert result.returncode == 1, output(result)
     assert (
-        "warning",
-        f"DMARC of example.org: could not look up the TXT record of _dmarc.example.org: {dns.address} "
-        "did not answer",
+        "error",
+        f"could not check DMARC of example.org: the DNS server {dns.address} did not answer (the TXT "
+        "record of _dmarc.example.org)",
     ) in dns_lines(result.stdout)
     assert "Traceback" not in output(result)
+
+
+def test_a_dns_server_that_never_answers_exits_1_and_the_summary_says_nothing_was_checked(
+    cli: Cli, dns: RunningDNS
+) -> None:
+    dns.silent.update(dns.zone)
+    result = cli.run("doctor", "--no-send")
+    assert result.returncode == 1, output(result)
+    lines = dns_lines(result.stdout)
+    assert [level for level, _ in lines] == ["error"] * 4, result.stdout
+    assert all(what.startswith("could not check ") for _, what in lines)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("4 error(s), "), summary
+    assert "4 of them NOT checked (a lookup failed): this is no pass" in summary
+
+
+def test_a_dns_server_given_by_host_name_is_looked_up_and_asked(cli: Cli, dns: RunningDNS) -> None:
+    # localhost comes from /etc/hosts: the system's resolver answers it without asking any DNS server.
+    result = cli.run("doctor", "--no-send", NEWSLETTER_DNS_SERVER=f"localhost:{dns.port}")
+    assert result.returncode == 0, output(result)
+    assert [level for level, _ in dns_lines(result.stdout)] == ["ok"] * 5, result.stdout
+    assert ("example.org", "TXT") in dns.resolver.asked
+
+
+def test_several_dns_servers_are_asked_in_turn_the_next_when_one_fails(cli: Cli, dns: RunningDNS) -> None:
+    with dns_server({}) as broken:
+        broken.failing.update(dns.zone)  # SERVFAIL for every name the good server knows
+        alone = cli.run("doctor", "--no-send", NEWSLETTER_DNS_SERVER=broken.address)
+        assert alone.returncode == 1, output(alone)
+        listed = f"{broken.address}, {dns.address}"
+        result = cli.run("doctor", "--no-send", NEWSLETTER_DNS_SERVER=listed)
+    assert result.returncode == 0, output(result)
+    assert [level for level, _ in dns_lines(result.stdout)] == ["ok"] * 5, result.stdout
+    assert ("example.org", "TXT") in broken.resolver.asked
+
+
+def test_a_selector_cname_to_microsoft_without_its_target_says_to_turn_dkim_signing_on(
+    cli: Cli, dns: RunningDNS
+) -> None:
+    del dns.zone[KEY_TARGET]
+    result = cli.run("doctor", "--no-send")
+    assert result.returncode == 1, output(result)
+    what = f"DKIM key {KEY_NAME} is a CNAME to {KEY_TARGET}, which has no key"
+    assert ("error", f"{what}: Microsoft 365 does not sign for example.org yet") in dns_lines(result.stdout)
+    fix = fix_after(result.stdout, what)
+    assert fix.startswith("turn DKIM signing on for example.org in Microsoft Defender"), fix
+    assert f"publishes the key at {KEY_TARGET}" in fix
+    assert "publish the one TXT record" not in result.stdout
+
+
+def test_the_settings_the_message_needs_are_one_line_before_any_dns_lookup(cli: Cli, dns: RunningDNS) -> None:
+    result = cli.run("doctor", "--no-send", NEWSLETTER_UNSUBSCRIBE_URL="")
+    assert result.returncode == 2, output(result)
+    (line,) = result.stderr.strip().splitlines()
+    assert "NEWSLETTER_UNSUBSCRIBE_URL" in line
+    assert result.stdout == ""
+    assert dns.resolver.asked == []
+
+
+def test_one_spf_lookup_is_one_lookup(cli: Cli, dns: RunningDNS) -> None:
+    dns.zone["example.org"]["TXT"] = ["v=spf1 ip4:127.0.0.0/8 include:spf.protection.outlook.com -all"]
+    dns.zone["spf.protection.outlook.com"]["TXT"] = ["v=spf1 ip4:40.92.0.0/15 -all"]
+    result = cli.run("doctor", "--no-send")
+    assert result.returncode == 0, output(result)
+    assert "(1 DNS lookup of 10)" in result.stdout
+    assert "1 DNS lookups" not in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -150,6 +217,11 @@ def test_a_failing_and_a_silent_dns_server_are_named_without_a_traceback(cli: Cl
             "error: NEWSLETTER_DNS_SERVER='127.0.0.1:dns': write the DNS server's address",
         ),
         ({"NEWSLETTER_FROM": "nieuwsbrief"}, "error: NEWSLETTER_FROM='nieuwsbrief' is not an address"),
+        (
+            {"NEWSLETTER_DNS_SERVER": "127.0.0.1,"},
+            "error: NEWSLETTER_DNS_SERVER='127.0.0.1,': write the DNS server's address, with a port after a "
+            "colon if it is not 53, and a comma between servers",
+        ),
     ],
 )
 def test_a_mistake_in_the_settings_is_one_line_and_exit_2(

@@ -16,9 +16,10 @@ from dns_server import dns_server
 from doctor_setup import SELECTOR, make_key, zone
 
 if TYPE_CHECKING:
+    from oauth_servers import TokenCommand, TokenEndpoint
     from smtp_server import SMTPServer
 
-pytest_plugins = ["smtp_server"]
+pytest_plugins = ["smtp_server", "oauth_servers"]
 
 SECRET = "doctor-test-secret"
 
@@ -100,6 +101,7 @@ def test_a_certificate_for_another_name_says_so_and_names_the_host_setting(
     code, shown = _doctor(project_dir, server, dns_address)
     assert code == 1, shown
     assert "the TLS certificate is for another name than '127.0.0.1'" in shown
+    assert "; it is for mail.example.net" in shown
     assert "fix: NEWSLETTER_SMTP_HOST: the name on the relay's certificate" in shown
     assert not any("logged in" in line for line in _relay_lines(shown))
 
@@ -211,3 +213,131 @@ def test_a_to_that_is_no_address_is_one_line_and_exit_2(
     assert "--to='lezer at example.com' is not an address; write e.g. reader@example.com" in line
     assert tls_server.recorder.connections == 0
     assert result.stdout == ""  # stopped before any finding, DNS included
+
+
+def _fix_of_last_relay_line(shown: str) -> str:
+    lines = [line.strip() for line in shown.splitlines()]
+    at = max(i for i, line in enumerate(lines) if "relay:" in line)
+    return lines[at + 1].removeprefix("fix: ")
+
+
+def test_entra_refusing_the_client_secret_points_to_the_oauth_settings_not_the_password(
+    project_dir: Path,
+    start_xoauth2: Callable[..., SMTPServer],
+    start_endpoint: Callable[..., TokenEndpoint],
+    dns_address: str,
+) -> None:
+    server = start_xoauth2(accept=lambda token: True)
+    endpoint = start_endpoint()
+    wrong = "the-secret-ID-not-its-value"
+    oauth = endpoint.settings(NEWSLETTER_OAUTH_CLIENT_SECRET=wrong)
+    code, shown = _doctor(
+        project_dir, server, dns_address, NEWSLETTER_SMTP_AUTH="xoauth2", NEWSLETTER_SMTP_PASSWORD="", **oauth
+    )
+    assert code == 1, shown
+    assert "Microsoft Entra ID refused the token request (invalid_client: AADSTS7000215" in shown
+    fix = _fix_of_last_relay_line(shown)
+    assert fix.startswith("NEWSLETTER_OAUTH_CLIENT_SECRET: a new secret's Value (not its Secret ID)"), fix
+    assert "NEWSLETTER_SMTP_PASSWORD" not in fix
+    assert wrong not in shown
+    assert server.recorder.sasl == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("mode", "said", "fix"),
+    [
+        ("fail", "failed (exit 1: oama: no refresh token", "NEWSLETTER_SMTP_TOKEN_COMMAND: a command that"),
+        (
+            "refused",
+            "the access token for 'nieuwsbrief@example.org' was refused (535",
+            "NEWSLETTER_SMTP_TOKEN",
+        ),
+    ],
+)
+def test_a_token_command_login_that_fails_points_to_the_command_not_the_password(
+    project_dir: Path,
+    start_xoauth2: Callable[..., SMTPServer],
+    token_command: TokenCommand,
+    dns_address: str,
+    mode: str,
+    said: str,
+    fix: str,
+) -> None:
+    server = start_xoauth2(accept=lambda token: token.startswith("good-"))
+    token_command.mode(mode)
+    code, shown = _doctor(
+        project_dir,
+        server,
+        dns_address,
+        NEWSLETTER_SMTP_AUTH="xoauth2",
+        NEWSLETTER_SMTP_PASSWORD="",
+        **token_command.settings(),
+    )
+    assert code == 1, shown
+    assert said in _relay_lines(shown)[-1], shown
+    shown_fix = _fix_of_last_relay_line(shown)
+    assert shown_fix.startswith(fix), shown_fix
+    assert "NEWSLETTER_SMTP_PASSWORD" not in shown_fix
+
+
+BOUNCES = {"NEWSLETTER_BOUNCE_ADDRESS": "bounces+{token}@example.org"}
+
+
+def _refuse_mail_from(monkeypatch: pytest.MonkeyPatch, server: SMTPServer, address: str, reply: str) -> None:
+    """The server refuses MAIL FROM with `address` only, as a relay that checks Send As does."""
+    recorder = server.recorder
+    accept = recorder.handle_MAIL
+
+    async def handle_mail(
+        smtp: object, session: object, envelope: object, mail_from: str, options: list[str]
+    ) -> str:
+        if mail_from.lower() == address:
+            return reply
+        return await accept(smtp, session, envelope, mail_from, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recorder, "handle_MAIL", handle_mail)
+
+
+def test_with_a_bounce_address_the_from_address_is_tried_too_and_the_header_left_to_the_round_trip(
+    project_dir: Path, tls_server: SMTPServer, dns_address: str
+) -> None:
+    code, shown = _doctor(project_dir, tls_server, dns_address, **BOUNCES)
+    assert code == 0, shown
+    lines = _relay_lines(shown)
+    assert all(line.startswith("ok") for line in lines), shown
+    (bounce,) = [line for line in lines if "MAIL FROM:<bounces+" in line]
+    assert bounce.endswith("; the From address is tried next, the From header itself only by the round trip")
+    assert any(
+        "MAIL FROM:<nieuwsbrief@example.org> accepted too (NEWSLETTER_FROM, tried for the From header" in line
+        for line in lines
+    ), shown
+    assert "RSET and QUIT" in lines[-1]
+    assert tls_server.recorder.messages == []
+
+
+def test_a_relay_that_refuses_the_from_address_is_found_without_sending(
+    project_dir: Path, tls_server: SMTPServer, dns_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refusal = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
+    _refuse_mail_from(monkeypatch, tls_server, "nieuwsbrief@example.org", refusal)
+    code, shown = _doctor(project_dir, tls_server, dns_address, **BOUNCES)
+    assert code == 1, shown
+    last = _relay_lines(shown)[-1]
+    assert last.startswith("error"), shown
+    assert (
+        "refuses MAIL FROM:<nieuwsbrief@example.org>, the From address (NEWSLETTER_FROM): 550 5.7.60" in last
+    )
+    assert "the relay will refuse the From header too" in last
+    assert _fix_of_last_relay_line(shown).startswith("NEWSLETTER_FROM must be an address that")
+    assert tls_server.recorder.messages == []
+
+
+def test_a_from_address_refused_for_another_reason_is_a_warning_that_points_to_the_round_trip(
+    project_dir: Path, tls_server: SMTPServer, dns_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_mail_from(monkeypatch, tls_server, "nieuwsbrief@example.org", "550 5.1.8 Bad sender domain")
+    code, shown = _doctor(project_dir, tls_server, dns_address, **BOUNCES)
+    assert code == 0, shown
+    (line,) = [line for line in _relay_lines(shown) if line.startswith("warning")]
+    assert "554 5.2.252 SendAsDenied" in line
+    assert "run doctor without --no-send" in shown

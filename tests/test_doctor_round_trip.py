@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from command import Cli, output
-from dns_server import dns_server
+from dns_server import RunningDNS, dns_server
 from doctor_setup import RELAY_DOMAIN, SELECTOR, SIGNED, UNSUBSCRIBE, Key, SigningRelay, make_key, zone
 from dovecot import needs_dovecot
 
@@ -31,9 +31,24 @@ def key() -> Key:
 
 
 @pytest.fixture(scope="module")
-def dns_address(key: Key) -> Iterator[str]:
+def running_dns(key: Key) -> Iterator[RunningDNS]:
     with dns_server(zone(key)) as server:
-        yield server.address
+        yield server
+
+
+@pytest.fixture
+def dns(running_dns: RunningDNS, key: Key) -> RunningDNS:
+    """The module's DNS server, serving the good zone again."""
+    running_dns.zone.clear()
+    running_dns.zone.update(zone(key))
+    running_dns.failing.clear()
+    running_dns.silent.clear()
+    return running_dns
+
+
+@pytest.fixture
+def dns_address(dns: RunningDNS) -> str:
+    return dns.address
 
 
 def _relay(server: SMTPServer, relay: SigningRelay) -> None:
@@ -54,9 +69,17 @@ def _doctor(
     mailbox = dovecot.settings() if dovecot else {}
     cli = Cli(project_dir, server, SECRET, extra=mailbox)
     result = cli.run(
-        "doctor", *args, NEWSLETTER_DNS_SERVER=dns_address, NEWSLETTER_DKIM_SELECTOR=SELECTOR, **settings
+        "doctor",
+        *args,
+        **{"NEWSLETTER_DNS_SERVER": dns_address, "NEWSLETTER_DKIM_SELECTOR": SELECTOR, **settings},
     )
     return result.returncode, output(result)
+
+
+def fix_after(shown: str, line: str) -> str:
+    """The fix printed under `line`."""
+    lines = [each.strip() for each in shown.splitlines()]
+    return lines[lines.index(line) + 1].removeprefix("fix: ")
 
 
 def _round_trip(shown: str) -> list[str]:
@@ -127,15 +150,103 @@ def test_a_signature_of_the_relays_own_domain_does_not_align_with_from(
     assert any(line.startswith("error") and "says dmarc=fail" in line for line in lines), shown
 
 
-def test_a_signature_broken_on_the_way_does_not_verify(
+KEY_NAME = f"{SELECTOR}._domainkey.example.org"
+M365_TARGET = f"{SELECTOR}-example-org._domainkey.example.onmicrosoft.com"
+ANOTHER_KEY = {"TXT": [make_key().public_record]}  # a key the relay does not sign with
+
+
+@pytest.mark.parametrize(
+    ("published", "said", "fix"),
+    [
+        (
+            {"TXT": ["v=DKIM1; k=rsa; p="]},
+            f"does not verify: DKIM key {KEY_NAME}: p= is empty: the key is revoked",
+            f"publish the key your relay gives for selector {SELECTOR} at {KEY_NAME} again",
+        ),
+        (
+            {"TXT": ["v=spf1 -all"]},
+            f"does not verify: DKIM key {KEY_NAME}: no key published",
+            f"publish the one TXT record your relay gives for selector {SELECTOR} at {KEY_NAME}",
+        ),
+        (
+            {"CNAME": [M365_TARGET]},
+            f"does not verify: DKIM key {KEY_NAME} is a CNAME to {M365_TARGET}, which has no key",
+            "turn DKIM signing on for example.org in Microsoft Defender",
+        ),
+        (
+            ANOTHER_KEY,
+            f"does not verify: the key at {KEY_NAME} is published, but the signature does not match it",
+            "something between the relay's signing and the mailbox changes the message",
+        ),
+    ],
+    ids=["revoked", "no key", "cname without target", "another key"],
+)
+def test_a_signature_that_fails_says_why_the_key_or_the_message(
+    project_dir: Path,
+    tls_server: SMTPServer,
+    dovecot: Dovecot,
+    dns: RunningDNS,
+    key: Key,
+    published: dict[str, list[str]],
+    said: str,
+    fix: str,
+) -> None:
+    dns.zone[KEY_NAME] = published
+    _relay(tls_server, SigningRelay(key, lambda data: dovecot.append([data])))
+    code, shown = _doctor(project_dir, tls_server, dovecot, dns.address)
+    assert code == 1, shown
+    (line,) = [line for line in _round_trip(shown) if f"DKIM signature d=example.org s={SELECTOR}" in line]
+    assert line.startswith("error"), shown
+    assert said in line, shown
+    # Only a key that is there and does not match leaves the message itself to blame.
+    assert ("changed" in line) is (published == ANOTHER_KEY), line
+    assert fix_after(shown, line).startswith(fix), shown
+    assert any("no DKIM signature on the message verifies" in line for line in _round_trip(shown)), shown
+
+
+def test_a_key_that_could_not_be_looked_up_is_not_blamed_on_the_message(
+    project_dir: Path, tls_server: SMTPServer, dovecot: Dovecot, dns: RunningDNS, key: Key
+) -> None:
+    _relay(tls_server, SigningRelay(key, lambda data: dovecot.append([data])))
+    dns.failing.add(KEY_NAME)
+    code, shown = _doctor(project_dir, tls_server, dovecot, dns.address)
+    assert code == 1, shown
+    (line,) = [line for line in _round_trip(shown) if f"DKIM signature d=example.org s={SELECTOR}" in line]
+    assert line.startswith("error"), shown
+    assert (
+        f"could not be verified: could not check its key {KEY_NAME}: the DNS server {dns.address} answered "
+        "SERVFAIL" in line
+    )
+    assert "changed" not in line
+    assert "NOT checked" in shown.strip().splitlines()[-1]
+
+
+def test_a_signature_broken_on_the_way_says_the_body_changed_after_signing(
     project_dir: Path, tls_server: SMTPServer, dovecot: Dovecot, dns_address: str, key: Key
 ) -> None:
     _relay(tls_server, SigningRelay(key, lambda data: dovecot.append([data]), tamper=True))
     code, shown = _doctor(project_dir, tls_server, dovecot, dns_address)
     assert code == 1, shown
     lines = _round_trip(shown)
-    assert any(line.startswith("error") and "does not verify" in line for line in lines), shown
+    (line,) = [line for line in lines if line.startswith("error") and "does not verify" in line]
+    assert "the body changed after signing" in line, shown
+    assert "a footer or disclaimer rule" in fix_after(shown, line)
     assert any("no DKIM signature on the message verifies" in line for line in lines), shown
+
+
+def test_a_selector_without_a_key_while_the_relay_signs_with_another_names_the_one_to_set(
+    project_dir: Path, tls_server: SMTPServer, dovecot: Dovecot, dns_address: str, key: Key
+) -> None:
+    _relay(tls_server, SigningRelay(key, lambda data: dovecot.append([data])))
+    code, shown = _doctor(project_dir, tls_server, dovecot, dns_address, NEWSLETTER_DKIM_SELECTOR="s2")
+    assert code == 1, shown  # the DNS part found no key at s2
+    assert "DKIM key s2._domainkey.example.org: no key published" in shown
+    (line,) = [line for line in _round_trip(shown) if line.startswith("warning")]
+    assert line.endswith(
+        f"NEWSLETTER_DKIM_SELECTOR=s2 has no usable key at s2._domainkey.example.org, but the relay signs "
+        f"with s={SELECTOR}, which verifies"
+    )
+    assert fix_after(shown, line).startswith(f"set NEWSLETTER_DKIM_SELECTOR={SELECTOR}")
 
 
 def test_a_message_that_never_arrives_is_an_error_that_says_where_to_look(

@@ -40,21 +40,40 @@ def doctor(
     settings = load_settings()
     findings: list[Finding] = []
     with user_errors():
-        if to:  # a mistake in --to stops before any finding
-            from newsletter.config.checks import address_setting
-
-            address_setting("--to", to, display_name=False, example="reader@example.com")
+        _check_settings(settings, to)  # a mistake in the settings or --to stops before any finding
         findings += _show(_dns_findings(settings))
         relay = _show(_relay_findings(settings, to))
         findings += relay
         if not no_send:
             findings += _show(_round_trip_findings(settings, to, wait, relay_failed=_failed(relay)))
+    typer.echo(_summary(findings))
+    raise typer.Exit(EXIT_FAILED if _failed(findings) else EXIT_OK)
+
+
+def _check_settings(settings: Settings, to: str | None) -> None:
+    """What every part needs, in the order a person fixes it: --to, From, then what the message the
+    relay check and the round trip compose needs (NEWSLETTER_UNSUBSCRIBE_URL, NEWSLETTER_SECRET), and
+    the relay's settings."""
+    if to:
+        from newsletter.config.checks import address_setting
+
+        address_setting("--to", to, display_name=False, example="reader@example.com")
+    _from_domain(settings)
+    settings.envelope(for_real=True)
+    settings.smtp_sender()
+
+
+def _summary(findings: list[Finding]) -> str:
     from newsletter.doctor.findings import Level
 
     errors = sum(f.level is Level.ERROR for f in findings)
     warnings = sum(f.level is Level.WARNING for f in findings)
-    typer.echo(f"{errors} error(s), {warnings} warning(s)")
-    raise typer.Exit(EXIT_FAILED if errors else EXIT_OK)
+    unchecked = sum(not f.checked for f in findings)
+    return f"{errors} error(s), {warnings} warning(s)" + (
+        f"; {unchecked} of them NOT checked (a lookup failed): this is no pass, run doctor again"
+        if unchecked
+        else ""
+    )
 
 
 def _show(findings: list[Finding]) -> list[Finding]:
@@ -72,18 +91,11 @@ def _show(findings: list[Finding]) -> list[Finding]:
 
 def _dns_findings(settings: Settings) -> list[Finding]:
     """SPF, DMARC and DKIM of the From domain (and the envelope sender's)."""
-    from email.utils import parseaddr
-
-    from newsletter.config.checks import address_setting, bounce_address_setting
+    from newsletter.config.checks import bounce_address_setting
     from newsletter.doctor.dns import DnsSetup, dns_findings
     from newsletter.doctor.spf import Relay
-    from newsletter.errors import ConfigError
 
-    if not settings.from_:
-        raise ConfigError(
-            "set NEWSLETTER_FROM (e.g. Newsletter <newsletter@example.org>): doctor checks its domain"
-        )
-    from_domain = parseaddr(address_setting("NEWSLETTER_FROM", settings.from_))[1].rpartition("@")[2]
+    from_domain = _from_domain(settings)
     bounce = bounce_address_setting(settings.bounce_address) if settings.bounce_address else None
     profile = settings.relay_profile()
     relay = Relay(
@@ -101,6 +113,19 @@ def _dns_findings(settings: Settings) -> list[Finding]:
         dns_server=settings.dns_server,
     )
     return dns_findings(setup)
+
+
+def _from_domain(settings: Settings) -> str:
+    from email.utils import parseaddr
+
+    from newsletter.config.checks import address_setting
+    from newsletter.errors import ConfigError
+
+    if not settings.from_:
+        raise ConfigError(
+            "set NEWSLETTER_FROM (e.g. Newsletter <newsletter@example.org>): doctor checks its domain"
+        )
+    return parseaddr(address_setting("NEWSLETTER_FROM", settings.from_))[1].rpartition("@")[2]
 
 
 def _failed(findings: list[Finding]) -> bool:
@@ -166,7 +191,7 @@ def _round_trip_findings(
 
     from newsletter.doctor.alignment import domain_of
     from newsletter.doctor.findings import Finding
-    from newsletter.doctor.resolver import make_resolver
+    from newsletter.doctor.lookups import Lookups
     from newsletter.doctor.round_trip import AREA, RoundTrip, not_readable, round_trip_findings
 
     envelope, message, token = _trip(settings, to)
@@ -182,6 +207,7 @@ def _round_trip_findings(
         mailbox=mailbox,
         from_domain=domain_of(parseaddr(envelope.sender)[1]),
         wait=wait,
-        resolver=make_resolver(settings.dns_server),
+        lookups=Lookups.of(settings.dns_server),
+        selector=settings.dkim_selector,
     )
     return round_trip_findings(trip)

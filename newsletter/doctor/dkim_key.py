@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from newsletter.doctor.dmarc import tags
 from newsletter.doctor.findings import Finding
-from newsletter.doctor.lookups import TROUBLE_FIX, LookupFailed, Lookups, trouble
+from newsletter.doctor.lookups import LookupFailed, Lookups, unchecked
 
 AREA = "DNS"
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -22,6 +23,50 @@ _USUAL = (
     "Microsoft 365: selector1 and selector2; Google Workspace: google; Amazon SES: the three CNAMEs "
     "its console shows for the domain"
 )
+
+
+@dataclass(frozen=True)
+class Published:
+    """What DNS holds at <selector>._domainkey.<domain>, CNAMEs followed."""
+
+    selector: str
+    domain: str
+    target: str  # where the name's CNAME points; the name itself without one
+    records: tuple[str, ...]  # the TXT values there that hold a key (p=)
+
+    @property
+    def name(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain}"
+
+    @property
+    def cname(self) -> bool:
+        return self.target != self.name
+
+    @property
+    def where(self) -> str:
+        return f"DKIM key {self.name}" + (f" (a CNAME to {self.target})" if self.cname else "")
+
+    @property
+    def microsoft(self) -> bool:
+        """The CNAME points into Microsoft 365 (…onmicrosoft.com), which publishes the key there."""
+        return self.target.endswith(".onmicrosoft.com")
+
+
+def published(lookups: Lookups, selector: str, domain: str) -> Published:
+    """The key records at the selector's name; LookupFailed when the DNS server fails."""
+    answer = lookups.txt(f"{selector}._domainkey.{domain}")
+    records = tuple(value for value in answer.values if "p=" in value.replace(" ", ""))
+    return Published(selector, domain, answer.canonical, records)
+
+
+def key_trouble(found: Published, key_file: Path | None = None) -> tuple[str, str] | None:
+    """(what, fix) when the key at `found` cannot verify any signature; None for a usable key."""
+    if len(found.records) != 1:
+        return _missing(found, key_file)
+    key, problem = _key(tags(found.records[0]))
+    if key is None:
+        return f"{found.where}: {problem}; receivers fail every signature with it", _republish(found)
+    return None
 
 
 def dkim_findings(
@@ -35,43 +80,24 @@ def dkim_findings(
                 f"set NEWSLETTER_DKIM_SELECTOR to the selector your relay signs with ({_USUAL})",
             )
         ]
-    name = f"{selector}._domainkey.{domain}"
     try:
-        answer = lookups.txt(name)
+        found = published(lookups, selector, domain)
     except LookupFailed as e:
-        failure = Finding.error if e.answered else Finding.warning
-        return [failure(AREA, f"DKIM of {domain}: {trouble(e)}", TROUBLE_FIX)]
-    where = f"DKIM key {name}" + (f" (a CNAME to {answer.canonical})" if answer.canonical != name else "")
-    records = [value for value in answer.values if "p=" in value.replace(" ", "")]
-    if len(records) != 1:
-        ours = _record_to_publish(key_file)
-        return [
-            Finding.error(
-                AREA,
-                f"{where}: " + ("more than one key record" if records else "no key published"),
-                (f'publish one TXT record at {name}: "{ours}" (the public half of NEWSLETTER_DKIM_KEY_FILE)')
-                if ours
-                else f"publish the one TXT record your relay gives for selector {selector} at {name} "
-                f"(or correct NEWSLETTER_DKIM_SELECTOR={selector})",
-            )
-        ]
-    found = tags(records[0])
-    key, problem = _key(found)
-    if key is None:
-        return [
-            Finding.error(
-                AREA,
-                f"{where}: {problem}; receivers fail every signature with it",
-                f"publish the key your relay gives for selector {selector} at {name} again",
-            )
-        ]
-    findings = _strength(where, key, name)
-    if "y" in found.get("t", "").lower().split(":"):
+        return [unchecked(AREA, f"DKIM of {domain}", e)]
+    trouble = key_trouble(found, key_file)
+    if trouble is not None:
+        return [Finding.error(AREA, *trouble)]
+    where, name = found.where, found.name
+    record = tags(found.records[0])
+    key, _ = _key(record)
+    assert key is not None
+    findings = _strength(where, key, _at(found))
+    if "y" in record.get("t", "").lower().split(":"):
         findings.append(
             Finding.warning(
                 AREA,
                 f"{where}: t=y (testing): receivers may treat signed mail as unsigned",
-                f"remove t=y from the TXT record at {name}",
+                f"remove t=y from the TXT record at {_at(found)}",
             )
         )
     if key_file is not None:
@@ -79,6 +105,61 @@ def dkim_findings(
     if not any(f.fix for f in findings):
         findings.insert(0, Finding.ok(AREA, f"{where}: {_describe(key)}"))
     return findings
+
+
+_DEFENDER = (
+    "Microsoft Defender (security.microsoft.com: Email & collaboration, Policies & rules, Threat "
+    "policies, Email authentication settings, DKIM)"
+)
+
+
+def _missing(found: Published, key_file: Path | None) -> tuple[str, str]:
+    name, target, selector = found.name, found.target, found.selector
+    ours = _record_to_publish(key_file)
+    if ours:
+        fix = f'publish one TXT record at {name}: "{ours}" (the public half of NEWSLETTER_DKIM_KEY_FILE)'
+        return (
+            f"{found.where}: " + ("more than one key record" if found.records else "no key published"),
+            fix + (f", in the place of its CNAME to {target}" if found.cname else ""),
+        )
+    if found.records:
+        return (
+            f"{found.where}: more than one key record",
+            f"keep one key record at {target}, delete the others",
+        )
+    if not found.cname:
+        return (
+            f"{found.where}: no key published",
+            f"publish the one TXT record your relay gives for selector {selector} at {name} "
+            f"(or correct NEWSLETTER_DKIM_SELECTOR={selector})",
+        )
+    what = f"DKIM key {name} is a CNAME to {target}, which has no key"
+    if found.microsoft:
+        return (
+            f"{what}: Microsoft 365 does not sign for {found.domain} yet",
+            f"turn DKIM signing on for {found.domain} in {_DEFENDER}, or in the Exchange admin center; "
+            f"Microsoft 365 then publishes the key at {target}, where the CNAME points",
+        )
+    return (
+        what,
+        f"the key lives at {target}, not at {name}: have it published there (your relay's DKIM page "
+        "for the domain), or point the CNAME at the name your relay gives "
+        f"(or correct NEWSLETTER_DKIM_SELECTOR={selector})",
+    )
+
+
+def _republish(found: Published) -> str:
+    if found.microsoft:
+        return (
+            f"in {_DEFENDER}, rotate the DKIM keys of {found.domain} (or turn its signing off and on): "
+            f"Microsoft 365 publishes the key at {found.target}, where the CNAME {found.name} points"
+        )
+    return f"publish the key your relay gives for selector {found.selector} at {_at(found)} again"
+
+
+def _at(found: Published) -> str:
+    """Where the key record is to be changed: the CNAME's target, which holds it."""
+    return f"{found.target} (where the CNAME {found.name} points)" if found.cname else found.name
 
 
 def _key(found: dict[str, str]) -> tuple[PublicKey | None, str]:

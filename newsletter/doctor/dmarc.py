@@ -7,7 +7,7 @@ import re
 
 from newsletter.doctor.alignment import organisational_domain
 from newsletter.doctor.findings import Finding
-from newsletter.doctor.lookups import TROUBLE_FIX, LookupFailed, Lookups, trouble
+from newsletter.doctor.lookups import LookupFailed, Lookups, unchecked
 
 AREA = "DNS"
 _VERSION = re.compile(r"v\s*=\s*DMARC1\s*(;|$)")
@@ -30,8 +30,7 @@ def dmarc_findings(lookups: Lookups, from_domain: str, *, envelope_domain: str) 
         if not records and organisational != from_domain:
             name, records = f"_dmarc.{organisational}", _records(lookups, f"_dmarc.{organisational}")
     except LookupFailed as e:
-        failure = Finding.error if e.answered else Finding.warning
-        return [failure(AREA, f"DMARC of {from_domain}: {trouble(e)}", TROUBLE_FIX)]
+        return [unchecked(AREA, f"DMARC of {from_domain}", e)]
     if len(records) != 1:
         return [_missing(from_domain, organisational, name, len(records))]
     return _policy_findings(

@@ -7,15 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import dns.resolver
-
 from newsletter.doctor.dkim_key import dkim_findings
 from newsletter.doctor.dmarc import dmarc_findings
 from newsletter.doctor.findings import Finding
-from newsletter.doctor.lookups import TROUBLE_FIX, LookupFailed, Lookups, trouble
-from newsletter.doctor.resolver import make_resolver
+from newsletter.doctor.lookups import LookupFailed, Lookups, unchecked
 from newsletter.doctor.spf import Relay, spf_findings
-from newsletter.errors import ConfigError
 
 AREA = "DNS"
 
@@ -34,14 +30,7 @@ class DnsSetup:
 
 
 def dns_findings(setup: DnsSetup, *, timeout: float = 5.0) -> list[Finding]:
-    try:
-        resolver = make_resolver(setup.dns_server, timeout=timeout)
-    except dns.resolver.NoResolverConfiguration:
-        raise ConfigError(
-            "this machine names no DNS resolver (/etc/resolv.conf): set NEWSLETTER_DNS_SERVER to one, "
-            "e.g. 192.0.2.53"
-        ) from None
-    lookups = Lookups(resolver, setup.dns_server or "the system's resolver")
+    lookups = Lookups.of(setup.dns_server, timeout=timeout)
     findings: list[Finding] = []
     if setup.envelope_domain != setup.from_domain:
         role = "the envelope sender's domain, NEWSLETTER_BOUNCE_ADDRESS: receivers check SPF here"
@@ -83,8 +72,7 @@ def receives_mail(lookups: Lookups, domain: str) -> Finding:
             )
         exists = lookups.txt(domain).exists
     except LookupFailed as e:
-        failure = Finding.error if e.answered else Finding.warning
-        return failure(AREA, f"{where}: {trouble(e)}", TROUBLE_FIX)
+        return unchecked(AREA, f"whether {domain} receives mail", e)
     state = "has no MX nor address record" if exists else "does not exist in DNS"
     return Finding.error(
         AREA,

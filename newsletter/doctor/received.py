@@ -1,7 +1,7 @@
 """What the doctor checks on the round-trip message as the receiver got it: every DKIM signature
-(dkimpy, the key looked up through the doctor's resolver), whether the one of From's domain signs the
-unsubscribe headers, DKIM and SPF alignment with From, and the receiving server's
-Authentication-Results.
+(`signatures`: why one fails, the key looked up through the doctor's resolver), whether the one of
+From's domain signs the unsubscribe headers and with the selector the settings name, DKIM and SPF
+alignment with From, and the receiving server's Authentication-Results.
 
 Alignment is relaxed, as DMARC's default: the signature's d= (or the Return-Path's domain) and From's
 domain have the same organisational domain (`alignment`).
@@ -15,14 +15,12 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-import dkim
-import dns.exception
-import dns.resolver
-
 from newsletter.doctor.alignment import aligned, domain_of
 from newsletter.doctor.authentication_results import authentication_findings
+from newsletter.doctor.dkim_key import key_trouble, published
 from newsletter.doctor.findings import Finding
-from newsletter.doctor.resolver import txt_records
+from newsletter.doctor.lookups import LookupFailed, Lookups
+from newsletter.doctor.signatures import Signature, verify_signatures
 
 AREA = "round trip"
 UNSUBSCRIBE = ("list-unsubscribe", "list-unsubscribe-post")
@@ -35,59 +33,19 @@ class Copy:
     from_domain: str
     envelope_from: str  # what we gave as MAIL FROM
     to: str  # where it was sent
+    selector: str | None = None  # NEWSLETTER_DKIM_SELECTOR: the key the DNS part checked
 
 
-@dataclass(frozen=True)
-class Signature:
-    domain: str
-    selector: str
-    signed: tuple[str, ...]  # h=, lower case
-    verified: bool
-    why: str  # why not, when not
-
-
-def received_findings(copy: Copy, resolver: dns.resolver.Resolver) -> list[Finding]:
+def received_findings(copy: Copy, lookups: Lookups) -> list[Finding]:
     head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(copy.data)
-    signatures = verify_signatures(copy.data, resolver)
+    signatures = verify_signatures(copy.data, lookups)
     spf_aligned, spf_finding = _spf_alignment(head, copy)
     return [
         *_dkim_findings(signatures, copy, spf_aligned=spf_aligned),
+        *_selector_findings(signatures, copy, lookups),
         spf_finding,
         *authentication_findings(head.get_all("Authentication-Results") or []),
     ]
-
-
-def verify_signatures(data: bytes, resolver: dns.resolver.Resolver) -> list[Signature]:
-    def dnsfunc(name: bytes, timeout: float = 5) -> bytes | None:  # noqa: ARG001 - the resolver has its own
-        try:
-            records = txt_records(resolver, name.decode("ascii").rstrip("."))
-        except dns.exception.DNSException as e:
-            raise dkim.DnsTimeoutError(str(e)) from None
-        return records[0].encode() if records else None
-
-    checker = dkim.DKIM(data)
-    count = sum(name.lower() == b"dkim-signature" for name, _ in checker.headers)
-    found = []
-    for index in range(count):
-        try:
-            tags = dkim.util.parse_tag_value(
-                [v for k, v in checker.headers if k.lower() == b"dkim-signature"][index]
-            )
-        except dkim.util.InvalidTagValueList:
-            found.append(Signature("?", "?", (), verified=False, why="the signature cannot be read"))
-            continue
-        domain = tags.get(b"d", b"?").decode("ascii", "replace").lower()
-        selector = tags.get(b"s", b"?").decode("ascii", "replace")
-        signed = tuple(h.strip().lower() for h in tags.get(b"h", b"").decode("ascii", "replace").split(":"))
-        try:
-            verified, why = (
-                bool(checker.verify(idx=index, dnsfunc=dnsfunc)),
-                "the body or a signed header changed",
-            )
-        except dkim.DKIMException as e:
-            verified, why = False, str(e)
-        found.append(Signature(domain, selector, signed, verified, "" if verified else why))
-    return found
 
 
 def _dkim_findings(signatures: list[Signature], copy: Copy, *, spf_aligned: bool) -> list[Finding]:
@@ -156,12 +114,35 @@ def _spelled(header: str) -> str:
 
 
 def _broken(name: str, s: Signature) -> Finding:
-    return Finding.error(
-        AREA,
-        f"{name} does not verify ({s.why})",
-        f"the key at {s.selector}._domainkey.{s.domain} must be the one the relay signs with; a relay or "
-        "filter that changes the message after signing breaks it too",
-    )
+    if not s.checked:
+        return Finding.error(AREA, f"{name} could not be verified: {s.why}", s.fix, checked=False)
+    return Finding.error(AREA, f"{name} does not verify: {s.why}", s.fix)
+
+
+def _selector_findings(signatures: list[Signature], copy: Copy, lookups: Lookups) -> list[Finding]:
+    """The selector the relay signs From's domain with, when NEWSLETTER_DKIM_SELECTOR names another
+    that has no key (or none is set): the DNS part then checked the wrong key, or none."""
+    signing = [s for s in signatures if s.verified and aligned(s.domain, copy.from_domain)]
+    if not signing or any(s.selector == copy.selector for s in signing):
+        return []
+    used = signing[0]
+    fix = f"set NEWSLETTER_DKIM_SELECTOR={used.selector}, so that doctor --no-send checks the key in use"
+    if copy.selector is None:
+        return [Finding.warning(AREA, f"the relay signs {used.domain} with s={used.selector}", fix)]
+    try:
+        if key_trouble(published(lookups, copy.selector, used.domain)) is None:
+            return []  # a second selector with a key of its own: a rotation under way, say
+    except LookupFailed:
+        return []
+    return [
+        Finding.warning(
+            AREA,
+            f"NEWSLETTER_DKIM_SELECTOR={copy.selector} has no usable key at "
+            f"{copy.selector}._domainkey.{used.domain}, but the relay signs with s={used.selector}, "
+            "which verifies",
+            fix,
+        )
+    ]
 
 
 def _unsigned(copy: Copy) -> Finding:

@@ -1,7 +1,8 @@
 """The doctor's relay check: one SMTP session, step by step, that sends nothing.
 
 Host, connection and greeting, EHLO, TLS and the certificate, the login, MAIL FROM and RCPT TO, the
-SIZE limit, then RSET and QUIT. Each step is a finding; the first that fails is the last, with what to
+SIZE limit, then RSET; when a bounce address is the envelope sender, MAIL FROM with the From address
+too (the From header itself needs a real message: the round trip), RSET, and QUIT. Each step is a finding; the first that fails is the last, with what to
 change. The session is opened with the sending package's own pieces (`greeting`, `login`,
 `refusal_of_us`), so that the doctor and a real send say the same about the same server.
 """
@@ -17,7 +18,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from newsletter.doctor.findings import Finding
-from newsletter.doctor.tls import certificate_refused, tls_findings
+from newsletter.doctor.login_fixes import login_fix
+from newsletter.doctor.tls import certificate_names, certificate_refused, tls_findings
 from newsletter.errors import SendError
 from newsletter.model import Rendered
 from newsletter.sending.base import SendFailure
@@ -26,6 +28,7 @@ from newsletter.sending.login import log_in
 from newsletter.sending.smtp import Security, SMTPSender, refusal_of_us
 
 AREA = "relay"
+_SEND_AS = "Microsoft 365: the mailbox or one it has Send As for; Amazon SES: a verified identity"
 _PLACE = "NEWSLETTER_SMTP_HOST and NEWSLETTER_SMTP_PORT"
 
 
@@ -96,6 +99,7 @@ class _Session:
             self._rcpt_to(smtp)
             self._size(smtp)
             smtp.rset()
+            self._from_address(smtp)
         self.ok("RSET and QUIT: the session ends here, nothing was sent")
 
     @contextmanager
@@ -136,7 +140,9 @@ class _Session:
         try:
             code, greeting = smtp.connect(s.host, s.port)
         except ssl.SSLCertVerificationError as e:
-            raise _Stop(certificate_refused(AREA, self.where, s.host, e)) from None
+            raise _Stop(
+                certificate_refused(AREA, self.where, s.host, e, lambda: certificate_names(s))
+            ) from None
         except ConnectionRefusedError:
             raise _error(
                 f"{self.where}: connection refused (nothing listens on port {s.port})",
@@ -202,7 +208,9 @@ class _Session:
             try:
                 smtp.starttls(context=self.context)
             except ssl.SSLCertVerificationError as e:
-                raise _Stop(certificate_refused(AREA, self.where, s.host, e)) from None
+                raise _Stop(
+                    certificate_refused(AREA, self.where, s.host, e, lambda: certificate_names(s))
+                ) from None
             except ssl.SSLError as e:
                 raise _error(
                     f"{self.where}: the TLS handshake after STARTTLS failed ({e.reason or e})",
@@ -231,10 +239,12 @@ class _Session:
         try:
             log_in(smtp, self.where, s.username, s.password, s.tokens)
         except SendError as e:
-            raise _error(str(e), _login_fix(str(e))) from None
+            raise _error(str(e), login_fix(str(e), s.tokens)) from None
         except SendFailure as e:
             raise _error(
-                f"{self.where}: no token to log in with ({e})", "run doctor again in a minute"
+                f"{self.where}: no token to log in with ({e})",
+                "run doctor again in a minute; if it stays so, this machine does not reach Microsoft Entra "
+                "ID (login.microsoftonline.com, or NEWSLETTER_OAUTH_AUTHORITY): a proxy or firewall",
             ) from None
         self.ok(f"logged in as {s.username!r} with {kind} (offered: {' '.join(offered)})")
 
@@ -255,14 +265,66 @@ class _Session:
             options = ["SMTPUTF8"]  # smtplib then writes this session's commands in UTF-8
         code, message = smtp.mail(sender, options)
         if code == 250:
-            self.ok(f"MAIL FROM:<{sender}> accepted ({self._envelope_setting()})")
+            later = (
+                ""
+                if self._bounce_is_from()
+                else "; the From address is tried next, the From header itself only by the round trip"
+            )
+            self.ok(f"MAIL FROM:<{sender}> accepted ({self._envelope_setting()}){later}")
             return
         text = _text(message)
         refused = refusal_of_us(self.where, code, text, logged_in=bool(self.sender.username), sender=sender)
         raise _error(
             str(refused) if refused else f"{self.where} refuses MAIL FROM:<{sender}>: {code} {text}",
-            f"{self._envelope_setting()} must be an address that NEWSLETTER_SMTP_USERNAME may send as "
-            "(Microsoft 365: the mailbox or one it has Send As for; Amazon SES: a verified identity)",
+            self._login_settings(refused)
+            or f"{self._envelope_setting()} must be an address that "
+            f"NEWSLETTER_SMTP_USERNAME may send as ({_SEND_AS})",
+        )
+
+    def _bounce_is_from(self) -> bool:
+        return self.check.envelope_from.lower() == self.check.from_address.lower()
+
+    def _login_settings(self, refused: SendError | None) -> str | None:
+        """The login settings, of the kind in use, when the relay wants a login rather than another sender."""
+        if refused is None or "requires a login" not in str(refused):
+            return None
+        if self.sender.tokens is not None:
+            return (
+                f"{self.sender.tokens.settings}, and NEWSLETTER_SMTP_USERNAME: the mailbox the token is for"
+            )
+        return "NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD (or NEWSLETTER_SMTP_AUTH=xoauth2)"
+
+    def _from_address(self, smtp: smtplib.SMTP) -> None:
+        """With a bounce address as envelope sender, MAIL FROM with the From address too (after RSET): a
+        relay that checks Send As on MAIL FROM refuses it here, as Microsoft 365 would refuse the From
+        header at the end of DATA (554 5.2.252 SendAsDenied). The header itself needs a real message."""
+        address = self.check.from_address
+        if self._bounce_is_from() or not address.isascii():
+            return
+        code, message = smtp.mail(address)
+        smtp.rset()
+        if code == 250:
+            self.ok(
+                f"MAIL FROM:<{address}> accepted too (NEWSLETTER_FROM, tried for the From header, which only "
+                "the round trip sends)"
+            )
+            return
+        text = _text(message)
+        said = (
+            f"{self.where} refuses MAIL FROM:<{address}>, the From address (NEWSLETTER_FROM): {code} {text}"
+        )
+        if code >= 500 and refusal_of_us(self.where, code, text, logged_in=bool(self.sender.username)):
+            raise _error(
+                f"{said}; the relay will refuse the From header too",
+                f"NEWSLETTER_FROM must be an address that NEWSLETTER_SMTP_USERNAME may send as ({_SEND_AS})",
+            )
+        self.found.append(
+            Finding.warning(
+                AREA,
+                f"{said}; it may take it in the From header, or refuse the message at DATA (Microsoft 365: "
+                "554 5.2.252 SendAsDenied)",
+                "run doctor without --no-send: the round trip sends the From header",
+            )
         )
 
     def _rcpt_to(self, smtp: smtplib.SMTP) -> None:
@@ -323,24 +385,3 @@ def message_size(rendered: Rendered) -> int:
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
-
-
-def _login_fix(message: str) -> str:
-    """Where to go next for each refusal `sending.login` words."""
-    microsoft = "README, 'Sending through Microsoft 365 without a password (OAuth2)'"
-    if "no longer takes a password" in message:
-        return f"Microsoft 365 turns password login off by default from the end of 2026: {microsoft}"
-    if "SMTP AUTH turned off" in message:
-        return f"an Exchange administrator runs the Set-CASMailbox line of step 4 in {microsoft}"
-    if "does not offer OAuth2" in message:
-        return "NEWSLETTER_SMTP_HOST: the provider's submission host (smtp.office365.com for Microsoft 365)"
-    if "offers no password login" in message:
-        return f"NEWSLETTER_SMTP_AUTH=xoauth2 with a token source: {microsoft}"
-    if "does not offer AUTH" in message:
-        return "NEWSLETTER_SMTP_SECURITY=starttls and NEWSLETTER_SMTP_PORT=587, where login is offered"
-    if "access token" in message:
-        return f"the app registration's consent and mailbox permission: steps 2 and 4 of {microsoft}"
-    return (
-        "NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD: the relay account's login (an app "
-        "password where the provider asks for one)"
-    )

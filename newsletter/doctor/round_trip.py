@@ -18,11 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
-import dns.resolver
-
 from newsletter.composing.message import Composer, Envelope, Outgoing
 from newsletter.composing.tokens import bounce_address
 from newsletter.doctor.findings import Finding
+from newsletter.doctor.lookups import Lookups
 from newsletter.doctor.received import Copy, received_findings
 from newsletter.errors import MailboxError, SendError
 from newsletter.feedback.mailbox import Source
@@ -86,7 +85,8 @@ class RoundTrip:
     mailbox: Source
     from_domain: str
     wait: float
-    resolver: dns.resolver.Resolver
+    lookups: Lookups
+    selector: str | None = None  # NEWSLETTER_DKIM_SELECTOR
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
@@ -118,8 +118,8 @@ def round_trip_findings(trip: RoundTrip) -> list[Finding]:
         return [*found, _missing(trip, to)]
     found.append(Finding.ok(AREA, f"arrived in {trip.mailbox.description} and was taken out of it again"))
     return found + received_findings(
-        Copy(data=copy, from_domain=trip.from_domain, envelope_from=trip.message.envelope_from, to=to),
-        trip.resolver,
+        Copy(copy, trip.from_domain, trip.message.envelope_from, to, trip.selector),
+        trip.lookups,
     )
 
 

@@ -8,7 +8,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from newsletter.doctor.findings import Finding
-from newsletter.doctor.lookups import TROUBLE_FIX, LookupFailed, Lookups, trouble
+from newsletter.doctor.lookups import LookupFailed, Lookups, unchecked
 from newsletter.doctor.spf_walk import Walk, walk
 
 AREA = "DNS"
@@ -37,13 +37,17 @@ def spf_findings(lookups: Lookups, domain: str, *, role: str, relay: Relay | Non
         if relay is not None:
             findings += _relay_findings(lookups, where, domain, found, relay)
     except LookupFailed as e:
-        failure = Finding.error if e.answered else Finding.warning
-        return [failure(AREA, f"{where}: {trouble(e)}", TROUBLE_FIX)]
+        return [unchecked(AREA, f"SPF of {domain} ({role})", e)]
     if not any(f.fix for f in findings):
         findings.insert(
-            0, Finding.ok(AREA, f"{where}: {found.record.text} ({found.lookups} DNS lookups of 10)")
+            0,
+            Finding.ok(AREA, f"{where}: {found.record.text} ({_counted(found.lookups, 'DNS lookup')} of 10)"),
         )
     return findings
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def _missing(where: str, domain: str, records: int, relay: Relay | None) -> Finding:

@@ -4,9 +4,15 @@ by whom, until when), and, when verification failed, which of the usual reasons 
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
+import socket
 import ssl
+from collections.abc import Callable
+
+from cryptography import x509
 
 from newsletter.doctor.findings import Finding
+from newsletter.sending.smtp import Security, SMTPSender
 
 # OpenSSL's verify codes (X509_V_ERR_*) for the three failures people meet.
 _EXPIRED = {10}  # CERT_HAS_EXPIRED
@@ -15,12 +21,21 @@ _WRONG_NAME = {62, 64}  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
 SOON = dt.timedelta(days=14)
 
 
-def certificate_refused(area: str, where: str, host: str, error: ssl.SSLCertVerificationError) -> Finding:
+def certificate_refused(
+    area: str,
+    where: str,
+    host: str,
+    error: ssl.SSLCertVerificationError,
+    names: Callable[[], list[str]] = list,
+) -> Finding:
+    """What a certificate that failed verification means; `names` reads the names it is for."""
     code, said = error.verify_code, error.verify_message
     if code in _WRONG_NAME:
+        found = names()
         return Finding.error(
             area,
-            f"{where}: the TLS certificate is for another name than {host!r} ({said})",
+            f"{where}: the TLS certificate is for another name than {host!r} ({said})"
+            + (f"; it is for {', '.join(found[:6])}" + (" …" if len(found) > 6 else "") if found else ""),
             "NEWSLETTER_SMTP_HOST: the name on the relay's certificate, as its provider documents it "
             "(not an IP address or an alias)",
         )
@@ -42,6 +57,43 @@ def certificate_refused(area: str, where: str, host: str, error: ssl.SSLCertVeri
         f"{where}: the TLS certificate is not trusted ({said})",
         "NEWSLETTER_SMTP_HOST (the name on the certificate), or NEWSLETTER_SMTP_CA_FILE for a private CA",
     )
+
+
+def certificate_names(sender: SMTPSender) -> list[str]:
+    """The names the relay's certificate is for, read on a second connection that does not verify it
+    (only to say which name to set); [] when that fails too."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        if sender.security is Security.SSL:
+            with (
+                socket.create_connection((sender.host, sender.port), sender.timeout) as raw,
+                context.wrap_socket(raw, server_hostname=sender.host) as tls,
+            ):
+                der = tls.getpeercert(binary_form=True)
+        else:
+            with smtplib.SMTP(sender.host, sender.port, timeout=sender.timeout) as smtp:
+                smtp.starttls(context=context)
+                sock = smtp.sock
+                der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+    except (OSError, smtplib.SMTPException):
+        return []
+    return _names_in(der) if der else []
+
+
+def _names_in(der: bytes) -> list[str]:
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return []
+    try:
+        alt = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        common = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return [str(common[0].value)] if common else []
+    addresses = [str(address) for address in alt.get_values_for_type(x509.IPAddress)]
+    return [*alt.get_values_for_type(x509.DNSName), *addresses]
 
 
 def _name(parts: object) -> str:
