@@ -4,10 +4,13 @@ the mail is found, with the record to add or change and where."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from dns_server import RunningDNS, dns_server
 from dns_zones import (
     KEY_NAME,
@@ -46,6 +49,14 @@ def server(running: RunningDNS) -> RunningDNS:
     running.silent.clear()
     running.resolver.asked.clear()
     return running
+
+
+# An Ed25519 public key as a DKIM record carries it: the 32 raw bytes in base64.
+ED25519_P = base64.b64encode(
+    ed25519.Ed25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+).decode()
 
 
 def check(server: RunningDNS, **changes: object) -> list[Finding]:
@@ -279,6 +290,7 @@ def test_an_envelope_sender_of_another_domain_leaves_only_dkim_for_dmarc(server:
         ("v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQ!!", Level.ERROR, "p= is not base64"),
         ("v=DKIM1; k=rsa; p=TWFuIGlzIGRpc3Rpbmd1aXNoZWQ=", Level.ERROR, "p= is not an rsa public key"),
         (dkim_record(private_key().public_key(), " t=y;"), Level.WARNING, "t=y (testing)"),
+        (f"v=DKIM1; k=ed25519; p={ED25519_P}", Level.WARNING, "Ed25519; receivers that do not check"),
     ],
 )
 def test_a_bad_dkim_key_is_found_behind_the_cname(
@@ -288,6 +300,19 @@ def test_a_bad_dkim_key_is_found_behind_the_cname(
     finding = one(check(server), level, text)
     assert finding.what.startswith(f"DKIM key {KEY_NAME} (a CNAME to {KEY_TARGET})")
     assert KEY_NAME in str(finding.fix)
+
+
+def test_a_weak_key_of_our_own_signing_says_to_make_one_for_the_key_file(
+    server: RunningDNS, tmp_path: Path
+) -> None:
+    weak = private_key(1024)
+    server.zone[KEY_TARGET]["TXT"] = [dkim_record(weak.public_key())]
+    finding = one(
+        check(server, dkim_key_file=key_file(tmp_path / "dkim.pem", weak)), Level.WARNING, "1024 bits"
+    )
+    assert "NEWSLETTER_DKIM_KEY_FILE" in str(finding.fix)
+    assert "openssl genpkey" in str(finding.fix)
+    assert "have the relay" not in str(finding.fix)
 
 
 def test_a_selector_without_a_key_and_no_selector_at_all(server: RunningDNS) -> None:

@@ -91,7 +91,7 @@ def dkim_findings(
     record = tags(found.records[0])
     key, _ = _key(record)
     assert key is not None
-    findings = _strength(where, key, _at(found))
+    findings = _strength(where, key, _at(found), signing_ourselves=key_file is not None)
     if "y" in record.get("t", "").lower().split(":"):
         findings.append(
             Finding.warning(
@@ -190,10 +190,31 @@ def _describe(key: PublicKey) -> str:
     return f"RSA, {key.key_size} bits" if isinstance(key, rsa.RSAPublicKey) else "Ed25519"
 
 
-def _strength(where: str, key: PublicKey, name: str) -> list[Finding]:
+def _strength(where: str, key: PublicKey, name: str, *, signing_ourselves: bool) -> list[Finding]:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        # RFC 8463 is young: a receiver that does not check Ed25519 treats the mail as unsigned, so an
+        # Ed25519 signature alone can fail DMARC there. An RSA signature beside it is what works.
+        return [
+            Finding.warning(
+                AREA,
+                f"{where}: Ed25519; receivers that do not check Ed25519 yet treat mail signed only with it "
+                "as unsigned",
+                (
+                    "make an RSA 2048 key (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048), "
+                    "publish it under a selector of its own and sign with it (NEWSLETTER_DKIM_KEY_FILE)"
+                )
+                if signing_ourselves
+                else f"have the relay sign with an RSA 2048 key too, beside the Ed25519 one at {name}",
+            )
+        ]
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size >= 2048:
         return []
-    fix = f"have the relay make a 2048-bit key and publish it at {name} (or a new selector)"
+    fix = (
+        f"make a 2048-bit RSA key (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048), publish "
+        f"it at {name} (or a new selector) and point NEWSLETTER_DKIM_KEY_FILE at it"
+        if signing_ourselves
+        else f"have the relay make a 2048-bit key and publish it at {name} (or a new selector)"
+    )
     if key.key_size < 1024:
         return [
             Finding.error(

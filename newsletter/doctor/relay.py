@@ -2,9 +2,10 @@
 
 Host, connection and greeting, EHLO, TLS and the certificate, the login, MAIL FROM and RCPT TO, the
 SIZE limit, then RSET; when a bounce address is the envelope sender, MAIL FROM with the From address
-too (the From header itself needs a real message: the round trip), RSET, and QUIT. Each step is a finding; the first that fails is the last, with what to
-change. The session is opened with the sending package's own pieces (`greeting`, `login`,
-`refusal_of_us`), so that the doctor and a real send say the same about the same server.
+too (the From header itself needs a real message: the round trip), RSET, and QUIT. Each step is a
+finding; the first that fails is the last, with what to change. The session is opened with the
+sending package's own pieces (`greeting`, `login`, `refusal_of_us`), so that the doctor and a real
+send say the same about the same server.
 """
 
 from __future__ import annotations
