@@ -90,7 +90,10 @@ def _images_beside(rendered: Rendered, html: str, folder: Path, name: str) -> st
         if image in rendered.images:
             html = html.replace(f'="cid:{image.cid}"', f'="{relative}"')
         else:
-            address = re.escape("/" + html_module.escape(image.path))
+            # The message links the path percent-encoded (a space, an é); written as it is too, by
+            # someone's own template.
+            written = {html_module.escape(quote(image.path)), html_module.escape(image.path)}
+            address = "|".join(re.escape("/" + w) for w in written)
             # `relative` is percent-encoded: no backslash that re.sub would take for a group.
-            html = re.sub(f'="[^"]*{address}"', f'="{relative}"', html)
+            html = re.sub(f'="[^"]*(?:{address})"', f'="{relative}"', html)
     return html

@@ -43,13 +43,12 @@ def image_warnings(rendered: Rendered) -> list[str]:
     """What to change about the issue's local images, as they go out: one line each."""
     lines = []
     for image in (*rendered.images, *rendered.linked):
+        name = image.source or image.path
         if image.content_type == "image/svg+xml":
-            lines.append(
-                f"{image.path} is an SVG, which Gmail and Outlook do not show: export it as PNG or JPEG"
-            )
+            lines.append(f"{name} is an SVG, which Gmail and Outlook do not show: export it as PNG or JPEG")
         elif len(image.data) > HEAVY_IMAGE_BYTES:
             lines.append(
-                f"{image.path} still weighs {len(image.data) // 1024} KB made for email (over "
+                f"{name} still weighs {len(image.data) // 1024} KB made for email (over "
                 f"{HEAVY_IMAGE_BYTES // 1024} KB): crop it to what matters, or show it smaller (width:)"
             )
     size = message_size(rendered)
