@@ -85,13 +85,13 @@ def test_render_writes_html_text_and_eml(project_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = project_dir / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "2026-01-images",
         "2026-01.eml",
         "2026-01.html",
         "2026-01.txt",
+        "2026-01_files",
     ]
     # The message's inline images, for the HTML file to show them in a browser.
-    assert len(list((out / "2026-01-images").iterdir())) == 3
+    assert len(list((out / "2026-01_files").rglob("*.*"))) == 3
     html = (out / "2026-01.html").read_text(encoding="utf-8")
     text = (out / "2026-01.txt").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>")
