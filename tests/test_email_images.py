@@ -395,12 +395,14 @@ def test_a_file_that_is_no_usable_image_is_one_line_and_exit_2(
         assert isinstance(content, bytes)
         data = content
     save(project_dir, "kapot.jpg", data)
-    write_issue(project_dir, article("images/kapot.jpg"))
+    issue = write_issue(project_dir, article("images/kapot.jpg"))
     result = command.run("render", "issues/2026-02.yaml", "-o", "build", cwd=project_dir)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: issues/images/kapot.jpg: ")
+    # At the line and field that name the file, as a missing file is.
+    line = issue.read_text(encoding="utf-8").splitlines().index("      src: images/kapot.jpg") + 1
+    assert lines[0].startswith(f"error: issues/2026-02.yaml:{line}: sections[1].image.src: images/kapot.jpg ")
     assert said in lines[0]
     assert "Traceback" not in result.stderr
 

@@ -80,6 +80,15 @@ def write_rendered_files(
     return files
 
 
+def message_size(
+    rendered: Rendered, envelope: Envelope, *, date: dt.datetime, recipient: Recipient = SAMPLE_RECIPIENT
+) -> int:
+    """The bytes of `recipient`'s whole message as it goes to the mail server: its headers, the HTML
+    and text parts as encoded and the embedded images in base64; what `render` writes as the .eml.
+    `validate` and `render` both report this figure."""
+    return len(Composer(rendered, envelope, date=date).compose(recipient).data)
+
+
 def _images_beside(rendered: Rendered, html: str, folder: Path, name: str) -> str:
     """`html` with each local image linked from `folder`/`name`/, where its file is written."""
     for image in (*rendered.images, *rendered.linked):

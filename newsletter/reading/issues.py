@@ -59,6 +59,12 @@ class LoadedIssue:
         """A problem at a field of this issue, with the line the field is on."""
         return _problem(str(self.path), self.lines, loc, message)
 
+    def image_problem(self, src: str, message: str) -> Problem:
+        """A problem at the first field that names the local image `src` (a file that is no image)."""
+        data = self.issue.model_dump(mode="json", by_alias=True)
+        loc = next((loc for loc, written in _image_srcs(data) if written == src), ("sections",))
+        return self.problem(loc, message)
+
     @property
     def audience_file(self) -> Path | None:
         """The audience CSV the issue names with `audience:`, if it names one."""

@@ -38,6 +38,15 @@ _WIDTH = re.compile(r'\swidth="(\d+)"')
 BODY_WIDTH = 600
 
 
+class ImageFileError(RenderError):
+    """A local image that cannot be made for email: its `src` as written, whether the layout names it
+    (its logo) or the issue, and why; `Project.render` puts it at the line that names it."""
+
+    def __init__(self, name: str, src: str, from_layout: bool, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.src, self.from_layout, self.reason = src, from_layout, reason
+
+
 @dataclass(frozen=True)
 class _Wanted:
     src: str
@@ -114,7 +123,7 @@ class Images:
         try:
             made = self.process(wanted.data, max_width)
         except ImageProblem as e:
-            raise RenderError(f"{self._name(wanted)}: {e}") from None
+            raise ImageFileError(self._name(wanted), wanted.src, wanted.from_layout, str(e)) from None
         digest = hashlib.sha256(made.data).hexdigest()
         source = self._path(wanted.src, wanted.from_layout)
         path = published_path(source, made.extension, digest)
