@@ -61,7 +61,7 @@ class Pair:
 PAIRS = (
     Pair("text colour", "text", "surface", 16, bold=False),
     Pair("link colour", "accent", "surface", 16, bold=False),
-    Pair("heading colour", "primary", "surface", 18, bold=True),
+    Pair("heading and button colour", "primary", "surface", 18, bold=True),
     Pair("caption colour", "muted", "surface", 13, bold=False),
     Pair("footer text", "muted", "background", 12, bold=False),
     Pair("button text", "on_primary", "primary", 16, bold=True),

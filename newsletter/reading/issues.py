@@ -118,6 +118,15 @@ def _is_alt(loc: Loc) -> bool:
     return loc[-2:] == ("image", "alt")
 
 
+def _width_words(kind: str, ctx: dict[str, Any]) -> str:
+    if kind == "less_than_equal":
+        return (
+            f"an image is at most {ctx['le']} pixels wide, the width of the email's body (it is sent at "
+            "twice that for sharp screens); write a smaller `width:`, or leave it out to fill its place"
+        )
+    return f"an image is at least {ctx['ge']} pixels wide; write a larger `width:`, or leave it out"
+
+
 def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc | None]:
     """The words for one of pydantic's errors, and the location of a missing key that they explain."""
     kind = error["type"]
@@ -160,6 +169,8 @@ def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc |
         return f"must be a set of keys (`key: value` lines, indented under it), not {given}", None
     if kind == "list_type":
         return "must be a list: one item per line that starts with `- `, indented under it", None
+    if kind in ("less_than_equal", "greater_than_equal") and loc[-2:] == ("image", "width"):
+        return _width_words(kind, error["ctx"]), None
     message = str(error["msg"]).removeprefix("Value error, ")
     if _is_alt(loc) and message == "must not be empty":
         return f"`alt:` is empty: {ALT_TEXT}", None
