@@ -17,6 +17,9 @@ import command
 from bs4 import BeautifulSoup
 from PIL import Image
 
+from newsletter.delivering import approval
+from newsletter.rendering.project import Project
+
 BASE = "https://cdn.example.org/nb"
 HEAD = """\
 subject: Beelden op de server
@@ -173,3 +176,15 @@ def test_a_file_name_that_needs_percent_encoding_is_linked_beside_the_page(proje
         assert (project_dir / "build" / unquote(src)).is_file()
     assert all(src.startswith(BASE + "/") for src in in_message)
     assert in_message[0].startswith(f"{BASE}/images/Zomer%20foto%20%C3%A9-")
+
+
+def test_a_new_photo_under_the_same_name_voids_the_approval_of_a_linked_issue(project_dir: Path) -> None:
+    save(project_dir, "foto.jpg", photo(7))
+    path = write(project_dir, "2026-03", FULL_WIDTH, "images/foto.jpg")
+    project = Project(project_dir / "issues", project_dir / "layouts", asset_base_url=BASE)
+    _, before = project.render(path)
+    save(project_dir, "foto.jpg", photo(8))
+    _, after = project.render(path)
+    # Readers get another picture: the message links another file, so the approved version changed.
+    assert [i.path for i in before.linked] != [i.path for i in after.linked]
+    assert approval.fingerprint(before) != approval.fingerprint(after)
