@@ -3,7 +3,8 @@ message and its images against what readers and mail servers bear.
 
 Gmail shows the first 102 KB of a message's HTML and hides the rest behind "View entire message",
 the footer with its unsubscribe link among it. `validate`, `render` and the preview all report this
-one figure, so that they agree.
+one figure, so that they agree. The whole message is weighed by composing it
+(`composing.files.message_size`), and every size is printed by `kilobytes`.
 """
 
 from __future__ import annotations
