@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -63,6 +64,11 @@ def write_issue(folder: Path, *sections: str, slug: str = "2026-02") -> Path:
     path = folder / "issues" / f"{slug}.yaml"
     path.write_text(HEAD + "".join(sections), encoding="utf-8")
     return path
+
+
+def unhashed(name: str) -> str:
+    """A published file's name without the 8 hex digits of its content (foto-1a2b3c4d.jpg → foto.jpg)."""
+    return re.sub(r"-[0-9a-f]{8}(?=\.[a-z]+$)", "", name)
 
 
 def save(folder: Path, name: str, data: bytes) -> Path:
@@ -223,9 +229,10 @@ def test_each_image_is_at_most_twice_the_width_it_is_shown_at(project_dir: Path,
     )
     render(project_dir)
     html = BeautifulSoup((project_dir / "build" / "2026-02.html").read_text(encoding="utf-8"), "html.parser")
-    shown = {str(img["src"]).rsplit("/", 1)[1]: int(str(img["width"])) for img in html.find_all("img")}
+    named = {str(img["src"]).rsplit("/", 1)[1]: int(str(img["width"])) for img in html.find_all("img")}
+    shown = {unhashed(name): width for name, width in named.items()}
     files = project_dir / "build" / "2026-02_files" / "images"
-    widths = {name: opened((files / name).read_bytes()).width for name in shown}
+    widths = {unhashed(name): opened((files / name).read_bytes()).width for name in named}
     # A column (300 px less its padding) stays 252 px on a phone; beside the text the image fills a
     # phone's width (up to the 480 px breakpoint); with width: 120 it is 120 everywhere.
     assert shown == {"kolom.jpg": 252, "naast.jpg": 192, "klein.jpg": 120}
@@ -259,7 +266,7 @@ def test_the_browser_page_shows_the_images_from_files_beside_it(project_dir: Pat
     build = project_dir / "build"
     html = BeautifulSoup((build / "2026-02.html").read_text(encoding="utf-8"), "html.parser")
     [src] = [str(img["src"]) for img in html.find_all("img")]
-    assert src == "2026-02_files/images/paneel.png"
+    assert unhashed(src) == "2026-02_files/images/paneel.png"
     [part] = parts(build / "2026-02.eml")
     assert (build / src).read_bytes() == part.get_content()
     assert part["Content-ID"].strip("<>") in (build / "2026-02.eml").read_text(encoding="ascii")
@@ -297,7 +304,9 @@ def test_the_archive_and_the_asset_host_publish_the_processed_bytes(
     [part] = parts(project_dir / "build" / "2026-02.eml")
     result = command.run("archive", "-o", "site", "--include-ready", cwd=project_dir)
     assert result.returncode == 0, command.output(result)
-    assert (project_dir / "site" / "assets" / "images" / "foto.jpg").read_bytes() == part.get_content()
+    [archived] = (project_dir / "site" / "assets" / "images").iterdir()
+    assert unhashed(archived.name) == "foto.jpg"
+    assert archived.read_bytes() == part.get_content()
     base = "https://cdn.example.org/nieuwsbrief"
     env = command.environment(NEWSLETTER_ASSET_BASE_URL=base)
     result = command.run("render", "issues/2026-02.yaml", "-o", "linked", cwd=project_dir, env=env)
@@ -306,8 +315,9 @@ def test_the_archive_and_the_asset_host_publish_the_processed_bytes(
     linked = message_from_bytes((project_dir / "linked" / "2026-02.eml").read_bytes(), policy=policy.default)
     html = linked.get_body(("html",))
     assert html is not None
-    assert f"{base}/images/foto.jpg" in html.get_content()  # decoded: quoted-printable folds long lines
-    published = project_dir / "linked" / "2026-02_files" / "images" / "foto.jpg"
+    # decoded: quoted-printable folds long lines
+    assert f"{base}/images/{archived.name}" in html.get_content()
+    published = project_dir / "linked" / "2026-02_files" / "images" / archived.name
     assert published.read_bytes() == part.get_content()
     assert (
         "1 image linked: upload what is in linked/2026-02_files/ to NEWSLETTER_ASSET_BASE_URL"
@@ -325,9 +335,10 @@ def test_a_photo_saved_as_png_goes_as_jpeg_and_a_screenshot_stays_png(project_di
     write_issue(project_dir, article("images/scan.png"), article("images/scherm.png"))
     render(project_dir)
     files = project_dir / "build" / "2026-02_files" / "images"
-    assert sorted(p.name for p in files.iterdir()) == ["scan-png.jpg", "scherm.png"]
-    assert opened((files / "scan-png.jpg").read_bytes()).format == "JPEG"
-    assert opened((files / "scherm.png").read_bytes()).format == "PNG"
+    made = {unhashed(p.name): p.read_bytes() for p in files.iterdir()}
+    assert sorted(made) == ["scan.jpg", "scherm.png"]
+    assert opened(made["scan.jpg"]).format == "JPEG"
+    assert opened(made["scherm.png"]).format == "PNG"
 
 
 def test_cmyk_16_bit_palette_and_profiled_images_come_out_in_srgb_at_8_bits() -> None:
@@ -384,12 +395,14 @@ def test_a_file_that_is_no_usable_image_is_one_line_and_exit_2(
         assert isinstance(content, bytes)
         data = content
     save(project_dir, "kapot.jpg", data)
-    write_issue(project_dir, article("images/kapot.jpg"))
+    issue = write_issue(project_dir, article("images/kapot.jpg"))
     result = command.run("render", "issues/2026-02.yaml", "-o", "build", cwd=project_dir)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: issues/images/kapot.jpg: ")
+    # At the line and field that name the file, as a missing file is.
+    line = issue.read_text(encoding="utf-8").splitlines().index("      src: images/kapot.jpg") + 1
+    assert lines[0].startswith(f"error: issues/2026-02.yaml:{line}: sections[1].image.src: images/kapot.jpg ")
     assert said in lines[0]
     assert "Traceback" not in result.stderr
 
@@ -419,8 +432,9 @@ def test_the_preview_shows_the_images_as_readers_get_them(project_dir: Path, pho
     path = write_issue(project_dir, article("images/foto.jpg"))
     viewer = Preview(Project(Path("issues"), Path("layouts")), path, sender="POM <nieuwsbrief@example.org>")
     html = BeautifulSoup(viewer.email_html(0) or "", "html.parser")
-    assert [img["src"] for img in html.find_all("img")] == ["/assets/images/foto.jpg"]
-    shown = viewer.image("/assets/images/foto.jpg")
+    [src] = [str(img["src"]) for img in html.find_all("img")]
+    assert unhashed(src) == "/assets/images/foto.jpg"
+    shown = viewer.image(src)
     assert shown is not None
     assert shown.content_type == "image/jpeg"
     assert opened(shown.data).width == 1104

@@ -351,7 +351,7 @@ def test_asset_base_url_leaves_no_image_part(tmp_path: Path) -> None:
     _, rendered = render(write_issue(tmp_path), asset_base_url="https://cdn.example.org/nl")
     msg = build(rendered)
     assert [p.get_content_type() for p in msg.walk()] == ["multipart/alternative", "text/plain", "text/html"]
-    assert "https://cdn.example.org/nl/images/dot.png" in html_part(msg)
+    assert f"https://cdn.example.org/nl/{rendered.linked[0].path}" in html_part(msg)
     assert "cid:" not in html_part(msg)
 
 

@@ -349,7 +349,8 @@ def test_the_email_links_its_local_images_to_the_preview_server(with_files: Runn
     assert with_files.state()["ok"] is True
     sources = re.findall(r'<img[^>]*src="(/assets/[^"]+)"', email)
     # The layout's logo and dark logo, then the issue's images in order.
-    assert sources[:3] == [
+    # Each named by its content (8 hex digits of its SHA-256), as on the asset host.
+    assert [re.sub(r"-[0-9a-f]{8}(?=\.png$)", "", source) for source in sources[:3]] == [
         "/assets/layouts/pom-limburg/logo.png",
         "/assets/layouts/pom-limburg/logo-dark.png",
         "/assets/images/foto.png",
@@ -368,7 +369,9 @@ def test_the_layout_images_are_served_only_from_the_issue_layout(
         with (layout / "layout.yaml").open("a", encoding="utf-8") as f:
             f.write('logo: {src: logo.png, alt: "Logo", width: 160}\n')
     running = start()
-    assert re.search(r'<img [^>]*src="/assets/layouts/pom-limburg/logo\.png"', running.text("/email.html"))
+    assert re.search(
+        r'<img [^>]*src="/assets/layouts/pom-limburg/logo-[0-9a-f]{8}\.png"', running.text("/email.html")
+    )
     assert running.get("/assets/layouts/pom-limburg/logo.png") == (200, "image/png", png(8, 2))
     # Another layout's folder is not the issue's: nothing from it is served.
     assert running.get("/assets/layouts/default/logo.png")[0] == 404

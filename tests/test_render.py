@@ -6,6 +6,7 @@ The issue in issue_files.ALL_SECTIONS uses every section type once (columns and 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from collections.abc import Iterator
@@ -486,7 +487,11 @@ def test_asset_base_url_links_local_images_instead_of_embedding(tmp_path: Path) 
     _, rendered = render(path, asset_base_url="https://cdn.example.org/nl/")
     soup = soup_of(html_of(rendered))
     assert rendered.images == ()
-    assert image(soup, "Rode stip")["src"] == "https://cdn.example.org/nl/images/dot.png"
+    [linked] = rendered.linked
+    assert linked.source == "images/dot.png"
+    # Named by its content: an address under the asset host always means the same bytes.
+    assert linked.path == f"images/dot-{hashlib.sha256(linked.data).hexdigest()[:8]}.png"
+    assert image(soup, "Rode stip")["src"] == f"https://cdn.example.org/nl/{linked.path}"
     assert image(soup, "Externe foto")["src"] == "https://example.org/foto.jpg"
     assert "cid:" not in html_of(rendered)
 

@@ -27,6 +27,7 @@ from newsletter.cli.output import (
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
+    from newsletter.composing.message import Envelope
     from newsletter.model import Recipient, Rendered
     from newsletter.reading.issues import LoadedIssue
     from newsletter.reading.recipients import Audience
@@ -43,9 +44,10 @@ def validate(
     ] = None,
 ) -> None:
     """Check issue files: every mistake with its file, line and field. Exit 2 if any."""
-    from newsletter.rendering.size import GMAIL_CLIP_BYTES, html_size, image_warnings, message_size
-
-    project = project_of(load_settings())
+    settings = load_settings()
+    project = project_of(settings)
+    with user_errors():
+        envelope = settings.envelope(for_real=False)
     failed = False
     layouts_seen: set[Path] = set()
     for path in files:
@@ -58,27 +60,41 @@ def validate(
             continue
         if audience is not None:
             print_skipped(audience)
-        size = html_size(rendered)
-        typer.echo(
-            f"ok: {path}: {len(loaded.issue.sections)} sections, HTML {size / 1024:.0f} KB, "
-            f"message {message_size(rendered) / 1024:.0f} KB with {_images(len(rendered.images))}, "
-            f"status {loaded.issue.status}"
-        )
+        _report_valid(path, loaded, rendered, envelope)
         if audience is not None:
             typer.echo(
                 f"ok: {path} fits {audience.source}: {audience.count} recipients, "
                 f"{len(audience.skipped)} rows skipped"
             )
-        if size > GMAIL_CLIP_BYTES:
-            warning(
-                f"{path}: the HTML is over Gmail's {GMAIL_CLIP_BYTES // 1024} KB; Gmail will "
-                "hide its end behind 'View entire message'. Shorten it."
-            )
-        for line in image_warnings(rendered):
-            warning(f"{path}: {line}")
         _warn_contrast(project, loaded, layouts_seen)
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _report_valid(path: Path, loaded: LoadedIssue, rendered: Rendered, envelope: Envelope) -> None:
+    """The figures of a valid issue, and what to change about its size and images."""
+    from newsletter.composing.files import message_size
+    from newsletter.errors import MergeError
+    from newsletter.rendering.size import GMAIL_CLIP_BYTES, html_size, image_warnings, kilobytes
+
+    size = html_size(rendered)
+    try:
+        # The sample reader's whole message, as `render` writes it: the same figure.
+        weight = message_size(rendered, envelope, date=dt.datetime.now(dt.UTC))
+    except MergeError:
+        weight = None  # a merge field without a default: `validate --recipients` checks those
+    message = f"message {kilobytes(weight)} " if weight is not None else "message "
+    typer.echo(
+        f"ok: {path}: {len(loaded.issue.sections)} sections, HTML {kilobytes(size)}, "
+        f"{message}with {_images(len(rendered.images))}, status {loaded.issue.status}"
+    )
+    if size > GMAIL_CLIP_BYTES:
+        warning(
+            f"{path}: the HTML is over Gmail's {GMAIL_CLIP_BYTES // 1024} KB; Gmail will "
+            "hide its end behind 'View entire message'. Shorten it."
+        )
+    for line in image_warnings(rendered, weight or 0):
+        warning(f"{path}: {line}")
 
 
 def _images(count: int) -> str:
@@ -111,7 +127,7 @@ def render(
 ) -> None:
     """Render an issue to OUT/<slug>.html, .txt and .eml (the whole message for a sample reader)."""
     from newsletter.composing.files import write_rendered_files
-    from newsletter.rendering.size import GMAIL_CLIP_BYTES
+    from newsletter.rendering.size import GMAIL_CLIP_BYTES, kilobytes
 
     settings = load_settings()
     project = project_of(settings)
@@ -122,7 +138,7 @@ def render(
     typer.echo(f"rendered {file} for {written.recipient.email}:")
     for kind, path in written.paths().items():
         typer.echo(f"  {kind:4} {path}")
-    typer.echo(f"{written.eml.name}: {written.eml_bytes / 1024:.0f} KB with {_images(written.embedded)}")
+    typer.echo(f"{written.eml.name}: {kilobytes(written.eml_bytes)} with {_images(written.embedded)}")
     if written.linked:
         folder = out / f"{rendered.slug}_files"
         typer.echo(

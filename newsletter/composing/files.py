@@ -80,6 +80,15 @@ def write_rendered_files(
     return files
 
 
+def message_size(
+    rendered: Rendered, envelope: Envelope, *, date: dt.datetime, recipient: Recipient = SAMPLE_RECIPIENT
+) -> int:
+    """The bytes of `recipient`'s whole message as it goes to the mail server: its headers, the HTML
+    and text parts as encoded and the embedded images in base64; what `render` writes as the .eml.
+    `validate` and `render` both report this figure."""
+    return len(Composer(rendered, envelope, date=date).compose(recipient).data)
+
+
 def _images_beside(rendered: Rendered, html: str, folder: Path, name: str) -> str:
     """`html` with each local image linked from `folder`/`name`/, where its file is written."""
     for image in (*rendered.images, *rendered.linked):
@@ -90,7 +99,10 @@ def _images_beside(rendered: Rendered, html: str, folder: Path, name: str) -> st
         if image in rendered.images:
             html = html.replace(f'="cid:{image.cid}"', f'="{relative}"')
         else:
-            address = re.escape("/" + html_module.escape(image.path))
+            # The message links the path percent-encoded (a space, an é); written as it is too, by
+            # someone's own template.
+            written = {html_module.escape(quote(image.path)), html_module.escape(image.path)}
+            address = "|".join(re.escape("/" + w) for w in written)
             # `relative` is percent-encoded: no backslash that re.sub would take for a group.
-            html = re.sub(f'="[^"]*{address}"', f'="{relative}"', html)
+            html = re.sub(f'="[^"]*(?:{address})"', f'="{relative}"', html)
     return html

@@ -310,13 +310,16 @@ SAMPLE_RECIPIENT = Recipient(email="reader@example.org", first_name="Sam", name=
 @dataclass(frozen=True)
 class InlineImage:
     """A local image as readers get it, made for email: sent inside the message and referred to as
-    cid:<cid>, or linked under the asset base address at `path` (e.g. images/photo.jpg)."""
+    cid:<cid>, or linked under the asset base address at `path`. The path is named by the content
+    (images/photo-1a2b3c4d.jpg for images/photo.jpg), so that an address always means the same bytes;
+    `source` is the original's path (the issue's `src`, or layouts/<name>/<src> for the layout's)."""
 
     cid: str
     filename: str
     content_type: str
     data: bytes
     path: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Colour contrast: the WCAG 2 ratio of two colours, and the colour pairs of a layout that readers
-must be able to read (text on its background, links, headings, buttons, the footer, the callout).
+must be able to read (text on its background, links, headings, buttons, the footer, the callout),
+in light mode and in dark mode.
 
 The pairs are those the base layout's templates put together; a layout with templates of its own
 uses the same brand colours in the same roles, or it is its maker's to check.
@@ -60,7 +61,7 @@ class Pair:
 PAIRS = (
     Pair("text colour", "text", "surface", 16, bold=False),
     Pair("link colour", "accent", "surface", 16, bold=False),
-    Pair("heading colour", "primary", "surface", 18, bold=True),
+    Pair("heading and button colour", "primary", "surface", 18, bold=True),
     Pair("caption colour", "muted", "surface", 13, bold=False),
     Pair("footer text", "muted", "background", 12, bold=False),
     Pair("button text", "on_primary", "primary", 16, bold=True),
@@ -91,6 +92,28 @@ def problems(brand: Brand, config_file: Path | str) -> list[str]:
     return lines
 
 
+def dark_problems(layout: Layout) -> list[str]:
+    """One line per pair below WCAG AA in dark mode (`LayoutConfig.dark_brand()`: the layout's `dark:`
+    and what is derived from `brand:`), naming the `dark.` key to change: the layout's own where it
+    gives one, since what is derived reads at AA unless a given colour stands in its way."""
+    config = layout.config
+    dark, given = config.dark_brand(), config.dark.model_dump()
+    lines = []
+    for pair in PAIRS:
+        text, background = getattr(dark, pair.text), getattr(dark, pair.background)
+        ratio = contrast(text, background)
+        if ratio >= pair.required:
+            continue
+        own = [key for key in (pair.text, pair.background) if given.get(key)]
+        fix = " or ".join(f"dark.{k}" for k in own or (pair.text, pair.background))
+        lines.append(
+            f"{layout.path / 'layout.yaml'}: in dark mode, {pair.name} {text} on {background} has contrast "
+            f"{_shown(ratio, pair.required)}:1, below {pair.required:g}:1 (WCAG AA); "
+            f"{'change' if own else 'set'} {fix}"
+        )
+    return lines
+
+
 def layout_problems(layout: Layout) -> list[str]:
-    """The contrast problems of a loaded layout's colours."""
-    return problems(layout.config.brand, layout.path / "layout.yaml")
+    """The contrast problems of a loaded layout's colours, in light mode and then in dark mode."""
+    return problems(layout.config.brand, layout.path / "layout.yaml") + dark_problems(layout)

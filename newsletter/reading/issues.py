@@ -59,6 +59,12 @@ class LoadedIssue:
         """A problem at a field of this issue, with the line the field is on."""
         return _problem(str(self.path), self.lines, loc, message)
 
+    def image_problem(self, src: str, message: str) -> Problem:
+        """A problem at the first field that names the local image `src` (a file that is no image)."""
+        data = self.issue.model_dump(mode="json", by_alias=True)
+        loc = next((loc for loc, written in _image_srcs(data) if written == src), ("sections",))
+        return self.problem(loc, message)
+
     @property
     def audience_file(self) -> Path | None:
         """The audience CSV the issue names with `audience:`, if it names one."""
@@ -112,6 +118,15 @@ def _is_alt(loc: Loc) -> bool:
     return loc[-2:] == ("image", "alt")
 
 
+def _width_words(kind: str, ctx: dict[str, Any]) -> str:
+    if kind == "less_than_equal":
+        return (
+            f"an image is at most {ctx['le']} pixels wide, the width of the email's body (it is sent at "
+            "twice that for sharp screens); write a smaller `width:`, or leave it out to fill its place"
+        )
+    return f"an image is at least {ctx['ge']} pixels wide; write a larger `width:`, or leave it out"
+
+
 def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc | None]:
     """The words for one of pydantic's errors, and the location of a missing key that they explain."""
     kind = error["type"]
@@ -154,6 +169,8 @@ def _message(error: Any, loc: Loc, data: Any, doc: Document) -> tuple[str, Loc |
         return f"must be a set of keys (`key: value` lines, indented under it), not {given}", None
     if kind == "list_type":
         return "must be a list: one item per line that starts with `- `, indented under it", None
+    if kind in ("less_than_equal", "greater_than_equal") and loc[-2:] == ("image", "width"):
+        return _width_words(kind, error["ctx"]), None
     message = str(error["msg"]).removeprefix("Value error, ")
     if _is_alt(loc) and message == "must not be empty":
         return f"`alt:` is empty: {ALT_TEXT}", None

@@ -30,7 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from newsletter.errors import LayoutError
 from newsletter.model import LANGUAGES, Language
 from newsletter.model.links import is_remote_image
-from newsletter.reading import layout_files, palette, template_loops, yaml_text
+from newsletter.reading import layout_files, palette, template_images, template_loops, yaml_text
 from newsletter.reading.issue_keys import Schema
 from newsletter.reading.yaml_lines import Mistake
 
@@ -301,6 +301,17 @@ def _read_config(config_file: Path) -> LayoutConfig:
         raise LayoutError(f"{at}: {where}: {first['msg']} ({e.error_count()} problem(s))") from None
 
 
+def config_line(layout: Layout, loc: tuple[str | int, ...]) -> int | None:
+    """The line of layout.yaml that holds `loc` (e.g. ("logo", "src")), for a message about its value."""
+    try:
+        doc = yaml_text.load(
+            yaml_text.read(layout.path / "layout.yaml", "a layout file"), _PLACES, "layout file"
+        )
+    except (yaml_text.YamlTextError, OSError):
+        return None
+    return doc.line(loc)
+
+
 def _own_templates(path: Path) -> list[str]:
     """The names of the organisation's templates. Each must be UTF-8, and either replace a base
     template or, named with a leading `_`, be a part that its other templates include."""
@@ -377,4 +388,5 @@ def load(root: Path, name: str) -> Layout:
     layout = Layout(name=name, path=path, config=config, env=environment(path), assets=assets)
     layout.compile(own)
     template_loops.check(layout.env, path, own, BASE_FOLDER, BASE_TEMPLATES)
+    template_images.check(path, own)
     return layout

@@ -2,10 +2,10 @@
 
 An https image is linked as it is. A local one (beside the issue, or the layout's logo) is made for
 email (`emailimage`) at twice the width it is shown at, then embedded as an inline part (cid:) or,
-with an asset base address, linked under it at its own path. The width shown is what MJML computed
-for the placement (the full column, a column, beside the text, or the image's own `width`), so the
-templates ask `image_url()` for a placeholder, and the placeholders are resolved in MJML's output:
-one processing per file, at the widest place it is shown.
+with an asset base address, linked under it at a path named by its content (`published_path`). The
+width shown is what MJML computed for the placement (the full column, a column, beside the text, or
+the image's own `width`), so the templates ask `image_url()` for a placeholder, and the placeholders
+are resolved in MJML's output: one processing per file, at the widest place it is shown.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from newsletter.errors import RenderError
 from newsletter.model import InlineImage
@@ -35,6 +36,15 @@ _SRC = re.compile(r'\ssrc="([^"]*)"')
 _WIDTH = re.compile(r'\swidth="(\d+)"')
 # Where MJML says nothing of a width (a layout's own <img>): the email's body width.
 BODY_WIDTH = 600
+
+
+class ImageFileError(RenderError):
+    """A local image that cannot be made for email: its `src` as written, whether the layout names it
+    (its logo) or the issue, and why; `Project.render` puts it at the line that names it."""
+
+    def __init__(self, name: str, src: str, from_layout: bool, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.src, self.from_layout, self.reason = src, from_layout, reason
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class Images:
         data = (self.layout.assets if from_layout else self.issue_assets).get(src)
         if data is None:
             if self.base:
-                return f"{self.base}/{self._path(src, from_layout)}"
+                return f"{self.base}/{quote(self._path(src, from_layout))}"
             raise RenderError(f"image {src!r} was not loaded; load the issue with issues.load()")
         wanted = _Wanted(src, from_layout, data)
         if wanted not in self._wanted:
@@ -113,18 +123,21 @@ class Images:
         try:
             made = self.process(wanted.data, max_width)
         except ImageProblem as e:
-            raise RenderError(f"{self._name(wanted)}: {e}") from None
-        path = self._path(wanted.src, wanted.from_layout)
-        stem, dot, extension = path.rpartition(".")
-        if not dot or extension.lower() not in _SAME[made.extension]:
-            # Made into another format (a photo saved as PNG goes as JPEG): named for what it is now.
-            path = f"{stem}-{extension.lower()}.{made.extension}" if dot else f"{path}.{made.extension}"
-        digest = hashlib.sha256(made.data).hexdigest()[:20]
+            raise ImageFileError(self._name(wanted), wanted.src, wanted.from_layout, str(e)) from None
+        digest = hashlib.sha256(made.data).hexdigest()
+        source = self._path(wanted.src, wanted.from_layout)
+        path = published_path(source, made.extension, digest)
         image = InlineImage(
-            f"{digest}@newsletter", posixpath.basename(path), made.content_type, made.data, path
+            f"{digest[:20]}@newsletter",
+            # The name a reader's mail program saves the image under: the original's, as it is now.
+            f"{posixpath.basename(source).rpartition('.')[0] or posixpath.basename(source)}.{made.extension}",
+            made.content_type,
+            made.data,
+            path,
+            source,
         )
         if self.base:
-            url = f"{self.base}/{path}"
+            url = f"{self.base}/{quote(path)}"
             self.linked[path] = image
         else:
             url = f"cid:{image.cid}"
@@ -134,7 +147,17 @@ class Images:
         return url
 
 
-_SAME = {"jpg": {"jpg", "jpeg", "jpe"}, "png": {"png"}, "gif": {"gif"}, "svg": {"svg"}}
+def published_path(path: str, extension: str, digest: str) -> str:
+    """Where a processed image is published: its original's path with 8 hex digits of the processed
+    bytes' SHA-256 and the extension of what it is now (images/phone.jpg → images/phone-1a2b3c4d.jpg).
+
+    The bytes depend on where the image is shown (full width, beside the text) and a new photo may
+    be saved under last month's name: named by content, an address never changes its bytes, so an
+    upload for this issue never replaces an image of an issue already sent.
+    """
+    directory, slash, name = path.rpartition("/")
+    stem = name.rpartition(".")[0] or name
+    return f"{directory}{slash}{stem}-{digest[:8]}.{extension}"
 
 
 def image_heights(html: str, sizes: Mapping[str, tuple[int, int]]) -> str:

@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.errors import IssueError, NewsletterError, Problem
+from newsletter.errors import IssueError, LayoutError, NewsletterError, Problem
 from newsletter.model import Rendered
 from newsletter.reading import issues, layouts
 from newsletter.reading.issues import LoadedIssue
 from newsletter.reading.layouts import Layout
 from newsletter.rendering import imagecache
 from newsletter.rendering.imagecache import ImageCache
+from newsletter.rendering.images import ImageFileError
 from newsletter.rendering.render import render
 
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -80,16 +81,19 @@ class Project:
         loaded = issues.load(path, layouts=known, audience=audience)
         layout = self.layout(loaded)
         folder = loaded.path.parent
-        rendered = render(
-            loaded.issue,
-            layout,
-            slug=loaded.slug,
-            assets=issues.read_assets(loaded),
-            asset_base_url=self.asset_base_url,
-            view_url=self.view_url(loaded.slug),
-            process=ImageCache(self.image_cache).process,
-            assets_folder="" if folder == Path() else folder.as_posix(),
-        )
+        try:
+            rendered = render(
+                loaded.issue,
+                layout,
+                slug=loaded.slug,
+                assets=issues.read_assets(loaded),
+                asset_base_url=self.asset_base_url,
+                view_url=self.view_url(loaded.slug),
+                process=ImageCache(self.image_cache).process,
+                assets_folder="" if folder == Path() else folder.as_posix(),
+            )
+        except ImageFileError as e:
+            raise _placed(e, loaded, layout) from None
         return loaded, rendered
 
     def issue_files(self) -> list[Path]:
@@ -129,3 +133,16 @@ class Project:
         self.issues_dir.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         return target
+
+
+def _placed(error: ImageFileError, loaded: LoadedIssue, layout: Layout) -> NewsletterError:
+    """A damaged image's error at the line and field that name it: the issue's, or layout.yaml's."""
+    if not error.from_layout:
+        return IssueError([loaded.image_problem(error.src, f"{error.src} {error.reason}")])
+    config = layout.config
+    key = ("logo", "src") if config.logo and config.logo.src == error.src else ("logo_dark",)
+    line = layouts.config_line(layout, key)
+    field = ".".join(map(str, key))
+    return LayoutError(
+        str(Problem(str(layout.path / "layout.yaml"), line, field, f"{error.src} {error.reason}"))
+    )

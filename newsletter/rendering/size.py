@@ -3,7 +3,8 @@ message and its images against what readers and mail servers bear.
 
 Gmail shows the first 102 KB of a message's HTML and hides the rest behind "View entire message",
 the footer with its unsubscribe link among it. `validate`, `render` and the preview all report this
-one figure, so that they agree.
+one figure, so that they agree. The whole message is weighed by composing it
+(`composing.files.message_size`), and every size is printed by `kilobytes`.
 """
 
 from __future__ import annotations
@@ -31,31 +32,39 @@ HEAVY_IMAGE_BYTES = 300 * 1024
 HEAVY_MESSAGE_BYTES = 1024 * 1024
 
 
-def message_size(rendered: Rendered) -> int:
-    """About the bytes of one reader's message: the HTML and text parts and the embedded images, in
-    base64 (4 bytes for 3, and a line end every 76)."""
-    images = sum(len(image.data) * 4 // 3 * 78 // 76 for image in rendered.images)
-    text = len(rendered.text.fill(("",) * len(rendered.fields)).encode("utf-8"))
-    return html_size(rendered) + text + images + 2048  # headers and MIME boundaries
+def kilobytes(size: int) -> str:
+    """A size as every command prints it: whole kilobytes of 1024 bytes, rounded (544 KB)."""
+    return f"{size / 1024:.0f} KB"
 
 
-def image_warnings(rendered: Rendered) -> list[str]:
-    """What to change about the issue's local images, as they go out: one line each."""
+def image_warnings(rendered: Rendered, message_bytes: int) -> list[str]:
+    """What to change about the issue's local images, as they go out, and about the weight of each
+    reader's message (`message_bytes`, from composing.files.message_size): one line each."""
     lines = []
     for image in (*rendered.images, *rendered.linked):
+        name = image.source or image.path
         if image.content_type == "image/svg+xml":
-            lines.append(
-                f"{image.path} is an SVG, which Gmail and Outlook do not show: export it as PNG or JPEG"
-            )
+            lines.append(f"{name} is an SVG, which Gmail and Outlook do not show: export it as PNG or JPEG")
         elif len(image.data) > HEAVY_IMAGE_BYTES:
             lines.append(
-                f"{image.path} still weighs {len(image.data) // 1024} KB made for email (over "
-                f"{HEAVY_IMAGE_BYTES // 1024} KB): crop it to what matters, or show it smaller (width:)"
+                f"{name} still weighs {kilobytes(len(image.data))} made for email (over "
+                f"{kilobytes(HEAVY_IMAGE_BYTES)}): {_lighter(image.content_type)}"
             )
-    size = message_size(rendered)
-    if size > HEAVY_MESSAGE_BYTES:
+    if message_bytes > HEAVY_MESSAGE_BYTES:
         lines.append(
-            f"each message weighs {size // 1024} KB with its {len(rendered.images)} images (over "
-            f"{HEAVY_MESSAGE_BYTES // 1024} KB): use fewer, or link them with NEWSLETTER_ASSET_BASE_URL"
+            f"each message weighs {kilobytes(message_bytes)} with its {len(rendered.images)} images (over "
+            f"{kilobytes(HEAVY_MESSAGE_BYTES)}): use fewer, or link them with NEWSLETTER_ASSET_BASE_URL"
         )
     return lines
+
+
+def _lighter(content_type: str) -> str:
+    # Only an animated GIF goes out as a GIF (a still one is made PNG or JPEG), and it goes as it is:
+    # `width:` shows it smaller but sends every frame at full size.
+    if content_type == "image/gif":
+        return (
+            "an animated GIF goes out as it is, so width: does not make it lighter; make it with fewer "
+            "frames or colours (or smaller) in the program that made it, use a still image, or show a "
+            "still image that links to the video"
+        )
+    return "crop it to what matters, or show it smaller (width:)"

@@ -14,10 +14,12 @@ import ipaddress
 import json
 import mimetypes
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from newsletter.web.pages import PREVIEW_MISTAKE, PREVIEW_PAGE, render_page
@@ -174,6 +176,13 @@ def make_handler(
 
 class PreviewServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        """A browser that went away before its answer (a reload during a link check, a closed tab)
+        is normal: nothing to say. Anything else is the standard library's traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def serve(

@@ -61,7 +61,7 @@ def preflight(
     skip = frozenset({unsubscribe}) if example_unsubscribe and unsubscribe else frozenset()
     report.add(links.findings(found, web.answer if web else None, skip=skip))
     fetch = (lambda url: web.body(url, images.FETCH_LIMIT)) if web else None
-    report.add(images.findings(read, {i.cid: i for i in rendered.images}, places, fetch))
+    report.add(images.findings(read, {i.cid: i for i in rendered.images}, places, fetch, rendered.linked))
     report.add(inbox.size(html))
     preheader = rendered.preheader.fill(rendered.values_for(recipient.merge_data()))
     report.add(inbox.subject(str(message["Subject"]), places.of_field("subject") if places else "subject"))

@@ -1,12 +1,15 @@
 """The email's images: alt text for those who see none, and how heavy each is, in bytes and pixels.
 
 An attached image (cid:) is weighed from the message itself; an image on a web server is fetched
-when the preflight goes online, and only named when it does not.
+when the preflight goes online, and only named when it does not. A local image of the issue is named
+as it goes out (attached as foto.jpg, or published as images/foto-1a2b3c4d.jpg) and placed at the
+line of the issue that names the original.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from urllib.parse import quote
 
 from newsletter.delivering.preflight.findings import Finding
 from newsletter.delivering.preflight.page import Img, Page
@@ -20,9 +23,15 @@ HEAVY = 1024 * 1024
 FETCH_LIMIT = 20 * 1024 * 1024
 
 
-def _place(image: Img, places: Places | None, inline: Mapping[str, InlineImage]) -> str:
-    attached = inline.get(image.src.removeprefix("cid:"))
-    where = places.of_image(image.src, attached.filename if attached else None) if places else None
+def _made(src: str, inline: Mapping[str, InlineImage], linked: Sequence[InlineImage]) -> InlineImage | None:
+    """The local image behind `src`: attached (cid:) or published under the asset base address."""
+    if src.startswith("cid:"):
+        return inline.get(src[4:])
+    return next((i for i in linked if src.endswith("/" + quote(i.path)) or src.endswith("/" + i.path)), None)
+
+
+def _place(image: Img, places: Places | None, made: InlineImage | None) -> str:
+    where = places.of_image(image.src, made.source if made else None) if places else None
     return where or f"the layout, HTML line {image.line}"
 
 
@@ -31,14 +40,15 @@ def findings(
     inline: Mapping[str, InlineImage],
     places: Places | None,
     fetch: Callable[[str], bytes | None] | None,
+    linked: Sequence[InlineImage] = (),
 ) -> Iterator[Finding]:
     """Alt text, width and height, and the size of every image of `page`; `fetch` gets the bytes of
-    a remote one (None: offline)."""
+    a remote one (None: offline). `linked` are the local images published under the asset base."""
     total, weighed = 0, 0
     for image in page.images:
-        where = _place(image, places, inline)
-        name = image.src if not image.src.startswith("cid:") else inline.get(image.src[4:], None)
-        label = name.filename if isinstance(name, InlineImage) else image.src
+        made = _made(image.src, inline, linked)
+        where = _place(image, places, made)
+        label = image.src if made is None else made.filename if image.src.startswith("cid:") else made.path
         if image.alt is None:
             yield Finding.error(
                 AREA,
@@ -57,7 +67,8 @@ def findings(
             yield Finding.warning(
                 AREA, f"{label} has no width or height", where, "Outlook sizes images by these attributes"
             )
-        data = _bytes(image.src, inline, fetch)
+        # A published one is weighed as it will be uploaded: named by its content, it is not there yet.
+        data = made.data if made is not None else _bytes(image.src, fetch)
         if data is None:
             if fetch is None and not image.src.startswith("cid:"):
                 yield Finding.ok(AREA, f"{label}: on a web server, not weighed (offline)", where)
@@ -79,12 +90,7 @@ def findings(
         yield Finding.ok(AREA, "no images")
 
 
-def _bytes(
-    src: str, inline: Mapping[str, InlineImage], fetch: Callable[[str], bytes | None] | None
-) -> bytes | None:
-    if src.startswith("cid:"):
-        attached = inline.get(src[4:])
-        return attached.data if attached else None
+def _bytes(src: str, fetch: Callable[[str], bytes | None] | None) -> bytes | None:
     if fetch is None or not src.lower().startswith("https://"):
         return None
     return fetch(src)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel
@@ -82,9 +81,9 @@ class Places:
         """Where the issue writes `url`, or None if it does not (the layout does)."""
         return next((p.where for p in self.links if p.pattern.fullmatch(url)), None)
 
-    def of_image(self, src: str, filename: str | None) -> str | None:
-        """Where the issue names the image at `src` (for an attached one, its file `filename`)."""
+    def of_image(self, src: str, source: str | None) -> str | None:
+        """Where the issue names the image at `src` (for a local one, made from its file `source`)."""
         for written, where in self.images:
-            if written == src or (filename and PurePosixPath(written).name == filename):
+            if written.strip() in (src, source):
                 return where
         return None
