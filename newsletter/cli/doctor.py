@@ -168,9 +168,12 @@ def _relay_findings(settings: Settings, to: str | None) -> list[Finding]:
 
 
 def _issue_size(settings: Settings) -> int | None:
-    """About the size of the newest issue's message, or None when there is none that renders."""
+    """The size of the newest issue's message, as `render` and `validate` report it, or None when
+    there is none that renders."""
+    import datetime as dt
+
     from newsletter.cli.context import project_of
-    from newsletter.doctor.relay import message_size
+    from newsletter.composing.files import message_size
     from newsletter.errors import NewsletterError
 
     project = project_of(settings)
@@ -178,7 +181,8 @@ def _issue_size(settings: Settings) -> int | None:
     if latest is None:
         return None
     try:
-        return message_size(project.render(latest)[1])
+        envelope = settings.envelope(for_real=False, sign=False)
+        return message_size(project.render(latest)[1], envelope, date=dt.datetime.now(dt.UTC))
     except NewsletterError:
         return None
 

@@ -22,7 +22,6 @@ from newsletter.doctor.findings import Finding
 from newsletter.doctor.login_fixes import login_fix
 from newsletter.doctor.tls import certificate_names, certificate_refused, tls_findings
 from newsletter.errors import SendError
-from newsletter.model import Rendered
 from newsletter.sending.base import SendFailure
 from newsletter.sending.greeting import GREETING_WAIT, ImplicitTLS, PlainSMTP
 from newsletter.sending.login import log_in
@@ -357,7 +356,7 @@ class _Session:
         if size is None:
             self.ok(f"takes messages up to {_mb(most)} (no issue to weigh against it)")
             return
-        weighed = f"the newest issue's message is about {_mb(size)}, the relay takes at most {_mb(most)}"
+        weighed = f"the newest issue's message is {_mb(size)}, the relay takes at most {_mb(most)}"
         fix = "smaller images in the issue (they travel inside the message), or a higher limit from the relay"
         if size > most:
             raise _error(weighed, fix)
@@ -374,14 +373,6 @@ class _Session:
         except (smtplib.SMTPException, OSError):
             with suppress(OSError):
                 self.smtp.close()
-
-
-def message_size(rendered: Rendered) -> int:
-    """About the bytes of one reader's message of `rendered`: quoted-printable adds about a tenth to
-    the HTML and text, base64 a third to the images, and the headers a few kilobytes."""
-    empty = ("",) * len(rendered.fields)
-    parts = len(rendered.html.fill(empty).encode()) + len(rendered.text.fill(empty).encode())
-    return parts * 11 // 10 + sum(len(image.data) for image in rendered.images) * 4 // 3 + 4096
 
 
 def _mb(size: int) -> str:
