@@ -5,6 +5,7 @@ the mail is found, with the record to add or change and where."""
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,6 +275,27 @@ def test_two_dmarc_records_a_bad_policy_pct_and_strict_alignment(server: Running
     one(findings, Level.WARNING, "d=example.org exactly")
 
 
+def test_a_bounce_address_at_ses_custom_mail_from_domain_is_an_error(server: RunningDNS) -> None:
+    # Amazon SES's custom MAIL FROM domain: its MX takes SES's feedback, no mailbox of ours.
+    spf(server, "v=spf1 include:amazonses.com -all", "bounce.example.org")
+    server.zone["bounce.example.org"]["MX"] = ["10 feedback-smtp.eu-west-1.amazonses.com"]
+    server.zone["amazonses.com"] = {"TXT": ["v=spf1 ip4:54.240.0.0/18 -all"]}
+    ses = Relay("Amazon SES (eu-west-1)", ("amazonses.com",), "email-smtp.eu-west-1.amazonaws.com")
+    finding = one(
+        check(server, envelope_domain="bounce.example.org", relay=ses), Level.ERROR, "its MX is Amazon SES's"
+    )
+    assert "set NEWSLETTER_BOUNCE_ADDRESS to an address of a mailbox at your own domain" in str(finding.fix)
+    # The From domain's own MX is no such thing.
+    assert problems(check(server)) == []
+
+
+def test_a_dead_first_dns_server_of_a_list_leaves_the_next_its_time(server: RunningDNS) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as dead:
+        dead.bind(("127.0.0.1", 0))  # takes the questions and never answers
+        first = f"127.0.0.1:{dead.getsockname()[1]}"
+        assert problems(check(server, dns_server=f"{first},{server.address}")) == []
+
+
 def test_an_envelope_sender_of_another_domain_leaves_only_dkim_for_dmarc(server: RunningDNS) -> None:
     spf(server, f"v=spf1 include:{MICROSOFT} -all", "bounce.example.net")
     server.zone["bounce.example.net"]["MX"] = ["10 mx.example.net"]
@@ -291,6 +313,11 @@ def test_an_envelope_sender_of_another_domain_leaves_only_dkim_for_dmarc(server:
         ("v=DKIM1; k=rsa; p=TWFuIGlzIGRpc3Rpbmd1aXNoZWQ=", Level.ERROR, "p= is not an rsa public key"),
         (dkim_record(private_key().public_key(), " t=y;"), Level.WARNING, "t=y (testing)"),
         (f"v=DKIM1; k=ed25519; p={ED25519_P}", Level.WARNING, "Ed25519; receivers that do not check"),
+        (
+            dkim_record(private_key().public_key(), " h=sha1;"),
+            Level.ERROR,
+            "h=sha1 leaves out sha256, the only hash signatures use",
+        ),
     ],
 )
 def test_a_bad_dkim_key_is_found_behind_the_cname(

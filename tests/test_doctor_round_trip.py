@@ -3,6 +3,7 @@ provider would, delivered into a real Dovecot, read back, taken out of the mailb
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -331,3 +332,29 @@ def test_the_tools_own_signature_passes_where_the_relay_signs_only_with_its_doma
     assert "error" not in "\n".join(lines)
     (arrival,) = tls_server.recorder.messages
     assert arrival.data.startswith(b"DKIM-Signature:")
+
+
+def test_a_published_key_of_another_kind_than_the_signature_is_a_finding_not_a_crash(
+    project_dir: Path, tls_server: SMTPServer, dovecot: Dovecot, key: Key
+) -> None:
+    # The relay signs rsa-sha256, the selector publishes an Ed25519 key: PyNaCl refuses the bytes.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    raw = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    other = zone(key)
+    other[f"{SELECTOR}._domainkey.example.org"] = {
+        "TXT": [f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"]
+    }
+    _relay(tls_server, SigningRelay(key, lambda data: dovecot.append([data])))
+    with dns_server(other) as server:
+        code, shown = _doctor(project_dir, tls_server, dovecot, server.address, "--wait", "20")
+    assert code == 1, shown
+    assert "Traceback" not in shown
+    assert any("is not of the signature's kind" in line for line in _round_trip(shown)), shown
+    # The run reached its summary line, as every run must.
+    assert "error(s)" in shown.strip().splitlines()[-1]

@@ -65,7 +65,12 @@ def key_trouble(found: Published, key_file: Path | None = None) -> tuple[str, st
         return _missing(found, key_file)
     key, problem = _key(tags(found.records[0]))
     if key is None:
-        return f"{found.where}: {problem}; receivers fail every signature with it", _republish(found)
+        fix = (
+            f"remove h= from the TXT record at {_at(found)} (or write h=sha256)"
+            if problem.startswith("h=")
+            else _republish(found)
+        )
+        return f"{found.where}: {problem}; receivers fail every signature with it", fix
     return None
 
 
@@ -169,6 +174,11 @@ def _key(found: dict[str, str]) -> tuple[PublicKey | None, str]:
     data = "".join(found.get("p", "").split())
     if not data:
         return None, "p= is empty: the key is revoked"
+    # RFC 6376 3.6.1: a key with h= may be used only with those hashes, and every signature made now
+    # is sha256 (RFC 8301 forbids sha1): h=sha1 makes receivers reject each one.
+    hashes = {h.strip().lower() for h in found.get("h", "sha256").split(":")}
+    if "sha256" not in hashes:
+        return None, f"h={found['h']} leaves out sha256, the only hash signatures use (RFC 8301)"
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):

@@ -43,11 +43,11 @@ def dns_findings(setup: DnsSetup, *, timeout: float = 5.0) -> list[Finding]:
     dkim_domain = setup.dkim_domain or setup.from_domain
     findings += dkim_findings(lookups, setup.dkim_selector, dkim_domain, setup.dkim_key_file)
     for domain in dict.fromkeys((setup.from_domain, setup.envelope_domain)):
-        findings.append(receives_mail(lookups, domain))
+        findings.append(receives_mail(lookups, domain, bounces=domain == setup.envelope_domain))
     return findings
 
 
-def receives_mail(lookups: Lookups, domain: str) -> Finding:
+def receives_mail(lookups: Lookups, domain: str, *, bounces: bool = False) -> Finding:
     """Whether `domain` has an MX (or an address): receivers refuse mail from a domain that could not
     take the replies and bounces, and Gmail and Outlook.com refuse a domain that does not exist."""
     where = f"mail to {domain}"
@@ -60,6 +60,17 @@ def receives_mail(lookups: Lookups, domain: str) -> Finding:
                 f"{where}: a null MX says {domain} takes no mail, so receivers may "
                 "refuse mail from it and bounces cannot return",
                 fix.replace("add", "put"),
+            )
+        hosts = [host.rstrip(".").lower() for _, host in exchanges]
+        if bounces and hosts and all(host.endswith(".amazonses.com") for host in hosts):
+            # A custom MAIL FROM domain of Amazon SES: its MX takes SES's feedback, no mailbox's mail.
+            return Finding.error(
+                AREA,
+                f"{where}: its MX is Amazon SES's ({', '.join(hosts)}), so the bounces sent to "
+                "NEWSLETTER_BOUNCE_ADDRESS never reach a mailbox that `newsletter mailbox` reads",
+                "set NEWSLETTER_BOUNCE_ADDRESS to an address of a mailbox at your own domain (e.g. "
+                "bounces@ the From domain): SES forwards the bounces there; keep this domain as SES's "
+                "custom MAIL FROM",
             )
         if exchanges:
             return Finding.ok(AREA, f"{where}: MX {', '.join(host for _, host in exchanges)}")

@@ -43,8 +43,10 @@ def make_resolver(
             for part in server.split(",")
             for address, port in _servers(server, part, addresses)
         ]
-    resolver.lifetime = timeout
+    # `timeout` is each server's; a question may take them all in turn, so a dead first server of a
+    # list leaves the next its full time instead of using up the question's.
     resolver.timeout = timeout
+    resolver.lifetime = timeout * max(1, len(resolver.nameservers))
     return resolver
 
 

@@ -84,6 +84,14 @@ def _verify(checker: dkim.DKIM, index: int, lookups: Lookups, name: str) -> tupl
     try:
         if checker.verify(idx=index, dnsfunc=dnsfunc):
             return True, "", ""
+    except (ValueError, TypeError) as e:
+        # A key of another kind than the signature's (an Ed25519 key for an rsa-sha256 signature):
+        # PyNaCl or the RSA code refuses the signature's bytes before any comparison.
+        return (
+            False,
+            f"the key at {name} is not of the signature's kind ({e}): the relay signs with another key",
+            f"publish the key the relay signs with at {name}, or have it sign with the published one",
+        )
     except dkim.DKIMException as e:
         if "body hash mismatch" in str(e):
             return False, "the body changed after signing (its hash bh= differs)", _CHANGED.format(name=name)
