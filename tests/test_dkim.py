@@ -237,7 +237,7 @@ def test_the_domain_defaults_to_the_from_domain_and_may_be_a_parent_of_it(tmp_pa
         (SELECTOR, "example.com", "NEWSLETTER_DKIM_DOMAIN='example.com' does not align"),
         (SELECTOR, "mail.news.example.org", "does not align with NEWSLETTER_FROM's domain news.example.org"),
         (SELECTOR, "ample.org", "does not align"),
-        (SELECTOR, "org", "does not align"),
+        (SELECTOR, "org", "is a top-level domain"),
     ],
 )
 def test_a_selector_or_domain_that_cannot_sign_for_from_is_refused(
