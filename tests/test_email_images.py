@@ -451,3 +451,17 @@ def test_a_cache_that_cannot_be_written_only_makes_the_render_slower(project_dir
     [image] = rendered.images
     assert opened(image.data).width == 1104
     assert blocked.read_text(encoding="utf-8") == "a file where the cache folder would go"
+
+
+def test_image_file_names_with_accents_and_quotes_reach_the_reader_whole(project_dir: Path) -> None:
+    # RFC 2231 in the part's header: raw UTF-8 or a bare quote there breaks mail parsers.
+    names = ["foto met spatie é.png", 'logo "nieuw".png']
+    for size, name in enumerate(names, start=30):
+        save(project_dir, name, _png(40, size))  # two pictures: the same bytes would be one part
+    write_issue(project_dir, *(article(f"'images/{name}'") for name in names))
+    render(project_dir)
+    raw = (project_dir / "build" / "2026-02.eml").read_bytes()
+    assert raw.isascii()
+    got = parts(project_dir / "build" / "2026-02.eml")
+    assert sorted(str(part.get_filename()) for part in got) == sorted(names)
+    assert all(not part.defects for part in got)

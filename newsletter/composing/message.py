@@ -83,6 +83,15 @@ class Outgoing:
 
 
 _ATOM = re.compile(r"[A-Za-z0-9._-]+")
+_PLAIN_FILENAME = re.compile(r"[A-Za-z0-9._ ()+-]+")
+
+
+def _filename(name: str) -> str:
+    """The filename parameter of an image part: quoted ASCII as it is, anything else (an accent, a
+    quote) in RFC 2231's form, which mail programs decode; raw UTF-8 in a header breaks parsers."""
+    if _PLAIN_FILENAME.fullmatch(name):
+        return f'filename="{name}"'
+    return f"filename*=utf-8''{quote(name, safe='')}"
 
 
 def message_id(slug: str, list_id: str, email: str, domain: str) -> str:
@@ -203,7 +212,7 @@ class Composer:
                 f"Content-Type: {image.content_type}\r\n"
                 f"Content-Transfer-Encoding: base64\r\n"
                 f"Content-ID: <{image.cid}>\r\n"
-                f'Content-Disposition: inline; filename="{image.filename}"\r\n\r\n'.encode()
+                f"Content-Disposition: inline; {_filename(image.filename)}\r\n\r\n".encode()
                 + _b64(image.data)
             )
         return b"".join(parts)
