@@ -8,6 +8,7 @@ uses the same brand colours in the same roles, or it is its maker's to check.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,19 +78,27 @@ def _shown(ratio: float, required: float) -> str:
     return shown.rstrip("0").rstrip(".")
 
 
-def problems(brand: Brand, config_file: Path | str) -> list[str]:
-    """One line per pair of `brand` below WCAG AA, naming `config_file`, the colours and the ratio."""
-    lines = []
+def _below(brand: Brand) -> Iterator[tuple[Pair, str]]:
+    """Each pair of `brand` below WCAG AA, with its colours and ratio in words."""
     for pair in PAIRS:
         text, background = getattr(brand, pair.text), getattr(brand, pair.background)
         ratio = contrast(text, background)
         if ratio < pair.required:
-            lines.append(
-                f"{config_file}: {pair.name} {text} on {background} has contrast "
-                f"{_shown(ratio, pair.required)}:1, below {pair.required:g}:1 (WCAG AA); "
-                f"change brand.{pair.text} or brand.{pair.background}"
+            yield (
+                pair,
+                (
+                    f"{pair.name} {text} on {background} has contrast "
+                    f"{_shown(ratio, pair.required)}:1, below {pair.required:g}:1 (WCAG AA)"
+                ),
             )
-    return lines
+
+
+def problems(brand: Brand, config_file: Path | str) -> list[str]:
+    """One line per pair of `brand` below WCAG AA, naming `config_file`, the colours and the ratio."""
+    return [
+        f"{config_file}: {said}; change brand.{pair.text} or brand.{pair.background}"
+        for pair, said in _below(brand)
+    ]
 
 
 def dark_problems(layout: Layout) -> list[str]:
@@ -97,19 +106,13 @@ def dark_problems(layout: Layout) -> list[str]:
     and what is derived from `brand:`), naming the `dark.` key to change: the layout's own where it
     gives one, since what is derived reads at AA unless a given colour stands in its way."""
     config = layout.config
-    dark, given = config.dark_brand(), config.dark.model_dump()
+    given = config.dark.model_dump()
     lines = []
-    for pair in PAIRS:
-        text, background = getattr(dark, pair.text), getattr(dark, pair.background)
-        ratio = contrast(text, background)
-        if ratio >= pair.required:
-            continue
+    for pair, said in _below(config.dark_brand()):
         own = [key for key in (pair.text, pair.background) if given.get(key)]
         fix = " or ".join(f"dark.{k}" for k in own or (pair.text, pair.background))
         lines.append(
-            f"{layout.path / 'layout.yaml'}: in dark mode, {pair.name} {text} on {background} has contrast "
-            f"{_shown(ratio, pair.required)}:1, below {pair.required:g}:1 (WCAG AA); "
-            f"{'change' if own else 'set'} {fix}"
+            f"{layout.path / 'layout.yaml'}: in dark mode, {said}; {'change' if own else 'set'} {fix}"
         )
     return lines
 
